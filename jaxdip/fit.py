@@ -1,0 +1,567 @@
+"""The DIP fitting engine: a pure init/step/run core and the ``fit`` convenience wrapper.
+
+Deep Image Prior (Ulyanov, Vedaldi, Lempitsky, CVPR 2018): with a fixed random input code ``z``,
+
+    theta* = argmin_theta  loss(A(G_theta(z + sigma_p * eps_t)), y) + lam * R(G_theta(z)),
+    x* = G_theta*(z),
+
+found with a first-order optimiser (Adam by default) from a random initialisation, stopped early.
+
+The core is three pure functions over a :class:`FitState` pytree (static configuration such as the
+model's graph definition, the optimiser and the loss are pytree metadata; arrays, including the
+operator and the measurement, are leaves):
+
+- :func:`init` ``(key, model, operator, y, ...) -> FitState``
+- :func:`step` ``(state) -> (state, aux)``: one optimisation step
+- :func:`run` ``(state, n) -> (state, aux)``: ``n`` steps as one ``lax.scan``
+
+so they compose with ``jax.jit`` and ``jax.vmap`` in the user's own code; a new measurement, operator
+or ground truth of the same shapes does not recompile. :func:`fit` wraps them: compiled chunks, a
+progress bar, NaN/inf detection, early stopping and the history.
+
+Example:
+    >>> import jax, optax
+    >>> from jaxdip import fit, models, operators
+    >>> y = jax.numpy.full((32, 32, 3), 0.5)
+    >>> net = lambda rngs: models.Skip(channels_down=(8, 8), channels_up=(8, 8),
+    ...                                channels_skip=(2, 2), rngs=rngs)
+    >>> result = fit.fit(jax.random.key(0), net, operators.Identity(y.shape), y, steps=20,
+    ...                  progress=False)
+    >>> result.x.shape
+    (32, 32, 3)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import time
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from jaxdip.losses import get_loss, get_regularizer
+from jaxdip.operators.base import Operator, check_finite, operator_dataclass, static_field
+
+__all__ = ["FitState", "FitResult", "init", "step", "run", "output", "fit"]
+
+_OPTIMIZE = ("weights", "input", "both")
+
+
+@operator_dataclass
+class FitState:
+    """Everything one DIP fit needs, as one pytree.
+
+    Leaves: ``params`` (model parameters, an ``nnx.State``), ``z`` (input code), ``opt_state``,
+    ``key`` (for the input jitter), ``step`` (int32), ``operator``, ``y``, ``x_true`` (or None),
+    ``lam`` (regulariser weight), ``input_noise`` (sigma_p), ``ema_decay``; running results
+    ``x_ema`` (output EMA), ``best_loss``/``x_best`` (iterate with the lowest training loss),
+    ``stop_state`` (the stopping rule's state), ``stopped``/``diverged`` flags, ``diverged_step`` and
+    ``last_good`` (the trainable variables of the last step whose loss and gradient were finite).
+    Static: ``graphdef``, ``optimizer``, ``loss``, ``regularizer``, ``optimize``, ``data_range``.
+    """
+
+    params: Any
+    z: jax.Array
+    opt_state: Any
+    key: jax.Array
+    step: jax.Array
+    operator: Operator
+    y: jax.Array
+    x_true: jax.Array | None
+    lam: jax.Array
+    input_noise: jax.Array
+    ema_decay: jax.Array
+    x_ema: jax.Array
+    best_loss: jax.Array
+    x_best: jax.Array
+    stopping: Any
+    stop_state: Any
+    stopped: jax.Array
+    diverged: jax.Array
+    diverged_step: jax.Array
+    last_good: Any
+    others: Any
+    graphdef: Any = static_field()
+    optimizer: optax.GradientTransformation = static_field()
+    loss: Callable = static_field()
+    regularizer: Callable | None = static_field()
+    optimize: str = static_field()
+    param_filter: Callable | None = static_field()
+    data_range: float = static_field()
+
+
+class StepAux(NamedTuple):
+    """Per-step diagnostics returned by :func:`step` (scalars; stacked by :func:`run`)."""
+
+    loss: jax.Array  # total objective at this step's parameters
+    data_loss: jax.Array  # data-fidelity term
+    psnr: jax.Array  # PSNR of this step's output against x_true (NaN without x_true)
+    score: jax.Array  # stopping-rule score (NaN without a rule)
+    active: jax.Array  # False for masked steps (after a stop, a divergence or max_steps)
+
+
+def _trainable(params: Any, z: jax.Array, optimize: str) -> dict:
+    if optimize == "weights":
+        return {"params": params}
+    if optimize == "input":
+        return {"z": z}
+    return {"params": params, "z": z}
+
+
+@functools.lru_cache(maxsize=None)
+def _masked_optimizer(optimizer, optimize, param_filter):
+    """Wrap ``optimizer`` so parameters rejected by ``param_filter(path, value)`` stay frozen.
+
+    Cached so that repeated fits with the same arguments share one (hashable) transformation and
+    therefore one compiled program.
+    """
+    if param_filter is None:
+        return optimizer
+
+    def labels(tree):
+        def label(path, leaf):
+            if path and getattr(path[0], "key", None) == "z":
+                return "train"
+            names = tuple(str(getattr(p, "key", getattr(p, "name", p))) for p in path[1:])
+            return "train" if param_filter(names, leaf) else "frozen"
+
+        return jax.tree_util.tree_map_with_path(label, tree)
+
+    return optax.multi_transform({"train": optimizer, "frozen": optax.set_to_zero()}, labels)
+
+
+def _as_module(key: jax.Array, model: Any) -> nnx.Module:
+    if isinstance(model, nnx.Module):
+        return model
+    if callable(model):
+        module = model(rngs=nnx.Rngs(key))
+        if not isinstance(module, nnx.Module):
+            raise TypeError(
+                f"model: expected an nnx.Module or a factory returning one, got a factory "
+                f"returning {type(module).__name__}"
+            )
+        return module
+    raise TypeError(
+        f"model: expected an nnx.Module or a callable model(rngs=...) -> nnx.Module, got "
+        f"{type(model).__name__}"
+    )
+
+
+def _default_out_hw(operator: Operator) -> tuple[int, int]:
+    shape = tuple(operator.in_shape)
+    if len(shape) < 2:
+        raise ValueError(
+            f"operator: expected an image operator with in_shape (H, W, ...), got in_shape {shape}; "
+            "pass input_code explicitly"
+        )
+    return shape[0], shape[1]
+
+
+def init(
+    key: jax.Array,
+    model: Any,
+    operator: Operator,
+    y: jax.Array,
+    *,
+    optimizer: optax.GradientTransformation | None = None,
+    loss: str | Callable = "mse",
+    regularizer: str | Callable | None = None,
+    lam: float = 0.0,
+    input_noise: float = 0.0,
+    ema: float | None = None,
+    input_code: jax.Array | None = None,
+    optimize: str = "weights",
+    param_filter: Callable | None = None,
+    x_true: jax.Array | None = None,
+    stopping: Any = None,
+    data_range: float = 1.0,
+) -> FitState:
+    """Build the initial :class:`FitState` of a DIP fit.
+
+    Args:
+      key: PRNG key; split into model init, input code and input-jitter streams.
+      model: an ``nnx.Module`` (its current weights are the initialisation) or a factory
+        ``model(rngs=nnx.Rngs(key)) -> nnx.Module`` (initialised from ``key``; needed for vmapped
+        seed ensembles). ``model(z)`` must return an array of ``operator.in_shape``.
+      operator: forward model ``A`` (a jaxdip operator pytree).
+      y: measurement of shape ``operator.out_shape``.
+      optimizer: any optax transformation; default ``optax.adam(1e-2)`` (the DIP reference).
+      loss: ``'mse'``, ``'l1'``, ``'huber'`` or a callable ``loss(pred, y)``.
+      regularizer: ``'tv'``, ``'tv-iso'``, ``'l1/l2'``, a callable ``R(x)``, or None.
+      lam: regulariser weight.
+      input_noise: sigma_p, std of the fresh Gaussian jitter added to ``z`` at every step.
+      ema: decay of the output exponential moving average (DIP uses 0.99); None disables it.
+      input_code: the code ``z``; default ``model.make_input(key, (H, W))``.
+      optimize: ``'weights'``, ``'input'`` or ``'both'``.
+      param_filter: ``f(path: tuple[str, ...], value) -> bool``; parameters where it is False are
+        frozen (e.g. the Deep Random Projector trains only the normalisation parameters).
+      x_true: ground truth for PSNR in the history (optional).
+      stopping: an early-stopping rule from :mod:`jaxdip.stopping` (optional).
+      data_range: data range for PSNR.
+    """
+    if optimize not in _OPTIMIZE:
+        raise ValueError(f"optimize: expected one of {_OPTIMIZE}, got {optimize!r}")
+    if not isinstance(operator, Operator):
+        raise TypeError(f"operator: expected a jaxdip Operator, got {type(operator).__name__}")
+    y = jnp.asarray(y)
+    if tuple(y.shape) != tuple(operator.out_shape):
+        raise ValueError(
+            f"y: expected shape {tuple(operator.out_shape)} (operator.out_shape), got {tuple(y.shape)}"
+        )
+    check_finite("y", y)
+    for name, value in (("lam", lam), ("input_noise", input_noise)):
+        if not (isinstance(value, jax.core.Tracer) or float(value) >= 0):
+            raise ValueError(f"{name}: expected >= 0, got {value}")
+    if ema is not None and not (isinstance(ema, jax.core.Tracer) or 0 <= float(ema) < 1):
+        raise ValueError(f"ema: expected a decay in [0, 1) or None, got {ema}")
+    optimizer = optax.adam(1e-2) if optimizer is None else optimizer
+    if not isinstance(optimizer, optax.GradientTransformation):
+        raise TypeError(
+            f"optimizer: expected an optax.GradientTransformation, got {type(optimizer).__name__}"
+        )
+    loss_fn = get_loss(loss)
+    reg_fn = get_regularizer(regularizer)
+
+    k_model, k_code, k_run, k_stop = jax.random.split(key, 4)
+    module = _as_module(k_model, model)
+    graphdef, params, others = nnx.split(module, nnx.Param, ...)
+    if input_code is None:
+        if not hasattr(module, "make_input"):
+            raise ValueError("input_code: the model has no make_input(key, out_hw); pass input_code")
+        z = module.make_input(k_code, _default_out_hw(operator))
+    else:
+        z = jnp.asarray(input_code)
+    x0 = nnx.merge(graphdef, params, others)(z)
+    if tuple(x0.shape) != tuple(operator.in_shape):
+        raise ValueError(
+            f"model: output shape {tuple(x0.shape)} does not match operator.in_shape "
+            f"{tuple(operator.in_shape)}"
+        )
+    if x_true is not None:
+        x_true = jnp.asarray(x_true)
+        if x_true.shape != x0.shape:
+            raise ValueError(f"x_true: expected shape {tuple(x0.shape)}, got {tuple(x_true.shape)}")
+    optimizer = _masked_optimizer(optimizer, optimize, param_filter)
+    opt_state = optimizer.init(_trainable(params, z, optimize))
+    stop_state = None if stopping is None else stopping.init(k_stop, x0)
+    return FitState(
+        params=params,
+        z=z,
+        opt_state=opt_state,
+        key=k_run,
+        step=jnp.zeros((), jnp.int32),
+        operator=operator,
+        y=y,
+        x_true=x_true,
+        lam=jnp.asarray(lam, jnp.float32),
+        input_noise=jnp.asarray(input_noise, jnp.float32),
+        ema_decay=jnp.asarray(0.0 if ema is None else ema, jnp.float32),
+        x_ema=x0,
+        best_loss=jnp.asarray(jnp.inf, jnp.float32),
+        x_best=x0,
+        stopping=stopping,
+        stop_state=stop_state,
+        stopped=jnp.zeros((), bool),
+        diverged=jnp.zeros((), bool),
+        diverged_step=jnp.full((), -1, jnp.int32),
+        last_good=_trainable(params, z, optimize),
+        others=others,
+        graphdef=graphdef,
+        optimizer=optimizer,
+        loss=loss_fn,
+        regularizer=reg_fn,
+        optimize=optimize,
+        param_filter=param_filter,
+        data_range=float(data_range),
+    )
+
+
+def output(state: FitState, z: jax.Array | None = None) -> jax.Array:
+    """``G_theta(z)`` at the state's parameters and clean input code (or a given ``z``)."""
+    net = nnx.merge(state.graphdef, state.params, state.others)
+    return net(state.z if z is None else z)
+
+
+def _psnr(x: jax.Array, x_true: jax.Array, data_range: float) -> jax.Array:
+    mse = jnp.mean((x - x_true) ** 2)
+    return 10.0 * jnp.log10(data_range**2 / jnp.maximum(mse, 1e-20))
+
+
+def _select(flag: jax.Array, new: Any, old: Any) -> Any:
+    return jax.tree.map(lambda a, b: jnp.where(flag, a, b), new, old)
+
+
+def step(state: FitState, max_steps: jax.Array | int | None = None) -> tuple[FitState, StepAux]:
+    """One optimisation step (pure). Steps after a stop, a divergence or ``max_steps`` are no-ops.
+
+    The step's output ``x_t = G_theta_t(z + sigma_p eps_t)`` (the one the loss sees) feeds the
+    output EMA, the best-loss iterate, the stopping rule and the PSNR in ``aux``.
+    """
+    key, k_noise = jax.random.split(state.key)
+    net_params = _trainable(state.params, state.z, state.optimize)
+
+    def objective(trainable):
+        params = trainable.get("params", state.params)
+        z = trainable.get("z", state.z)
+        z_in = z + state.input_noise * jax.random.normal(k_noise, z.shape, z.dtype)
+        x = nnx.merge(state.graphdef, params, state.others)(z_in)
+        data = state.loss(state.operator.apply(x), state.y)
+        total = data
+        if state.regularizer is not None:
+            total = total + state.lam * state.regularizer(x)
+        return total, (x, data)
+
+    (total, (x, data)), grads = jax.value_and_grad(objective, has_aux=True)(net_params)
+    updates, opt_state = state.optimizer.update(grads, state.opt_state, net_params)
+    new_trainable = optax.apply_updates(net_params, updates)
+
+    finite = jnp.isfinite(total) & jnp.all(
+        jnp.asarray([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)])
+    )
+    limit_ok = True if max_steps is None else state.step < max_steps
+    running = ~state.stopped & ~state.diverged & limit_ok
+    active = running & finite
+    newly_diverged = running & ~finite
+
+    decay = state.ema_decay
+    x_ema = decay * state.x_ema + (1.0 - decay) * x
+    better = total < state.best_loss
+    psnr = (
+        jnp.asarray(jnp.nan, jnp.float32)
+        if state.x_true is None
+        else _psnr(x, state.x_true, state.data_range)
+    )
+    if state.stopping is None:
+        stop_state, stopped, score = None, state.stopped, jnp.asarray(jnp.nan, jnp.float32)
+    else:
+        stop_state = state.stopping.update(state.stop_state, x, state.step)
+        stopped = state.stopping.should_stop(stop_state)
+        score = jnp.asarray(state.stopping.score(stop_state), jnp.float32)
+
+    updated = dataclasses.replace(
+        state,
+        params=new_trainable.get("params", state.params),
+        z=new_trainable.get("z", state.z),
+        opt_state=opt_state,
+        x_ema=x_ema,
+        best_loss=jnp.where(better, total, state.best_loss),
+        x_best=jnp.where(better, x, state.x_best),
+        stop_state=stop_state,
+        stopped=stopped,
+        last_good=net_params,
+    )
+    new_state = _select(active, updated, state)
+    # On divergence, roll back to the last variables whose loss and gradient were finite.
+    current = _trainable(new_state.params, new_state.z, state.optimize)
+    restored = _select(newly_diverged, state.last_good, current)
+    new_state = dataclasses.replace(
+        new_state,
+        params=restored.get("params", new_state.params),
+        z=restored.get("z", new_state.z),
+        key=key,
+        step=state.step + active.astype(jnp.int32),
+        diverged=state.diverged | newly_diverged,
+        diverged_step=jnp.where(newly_diverged, state.step, state.diverged_step),
+    )
+    aux = StepAux(
+        loss=total.astype(jnp.float32),
+        data_loss=data.astype(jnp.float32),
+        psnr=psnr,
+        score=score,
+        active=active,
+    )
+    return new_state, aux
+
+
+def run(
+    state: FitState, n: int, max_steps: jax.Array | int | None = None
+) -> tuple[FitState, StepAux]:
+    """``n`` steps of :func:`step` as one ``lax.scan`` (pure; ``n`` must be static under jit).
+
+    Example (the user's own jit and vmap over seeds):
+        >>> states = jax.vmap(lambda k: init(k, net, A, y))(jax.random.split(key, 4))  # doctest: +SKIP
+        >>> states, aux = jax.jit(jax.vmap(lambda s: run(s, 100)))(states)  # doctest: +SKIP
+    """
+
+    def body(s, _):
+        return step(s, max_steps)
+
+    return jax.lax.scan(body, state, None, length=n)
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _run_chunk(state: FitState, n: int, max_steps: jax.Array) -> tuple[FitState, StepAux]:
+    return run(state, n, max_steps)
+
+
+_output_jit = jax.jit(output)
+
+
+@dataclasses.dataclass
+class FitResult:
+    """The outcome of :func:`fit`.
+
+    Attributes:
+      x: output ``G_theta(z)`` at the final parameters and the clean code (the last finite
+        iterate if the fit diverged).
+      x_ema: output exponential moving average (equals the last step's output when ema is None).
+      x_best_loss: the step output with the lowest training loss.
+      x_detected: the iterate at the stopping rule's detected step (None without a rule).
+      detected_step: the detected step (None without a rule).
+      detection_gap: max PSNR over steps minus PSNR at the detected step (needs x_true and a rule).
+      params, z: final parameters and input code.
+      history: dict of per-step numpy arrays ``step``, ``loss``, ``data_loss``, ``psnr``,
+        ``score``, and ``ssim_step``/``ssim`` at chunk ends when x_true is given.
+      steps: steps run; diverged_step: step whose loss or gradient was not finite (or None);
+      stopped: whether the stopping rule fired; seconds: wall time; compile_seconds: first chunk.
+      state: the final :class:`FitState` (to continue with :func:`run`).
+    """
+
+    x: np.ndarray
+    x_ema: np.ndarray
+    x_best_loss: np.ndarray
+    x_detected: np.ndarray | None
+    detected_step: int | None
+    detection_gap: float | None
+    params: Any
+    z: np.ndarray
+    history: dict
+    steps: int
+    diverged_step: int | None
+    stopped: bool
+    seconds: float
+    compile_seconds: float
+    state: FitState = dataclasses.field(repr=False)
+
+    @property
+    def best_psnr(self) -> float | None:
+        """Highest PSNR over the recorded steps (None without x_true)."""
+        p = self.history.get("psnr")
+        if p is None or len(p) == 0 or np.all(np.isnan(p)):
+            return None
+        return float(np.nanmax(p))
+
+
+def fit(
+    key: jax.Array,
+    model: Any,
+    operator: Operator,
+    y: jax.Array,
+    *,
+    steps: int,
+    chunk: int | None = None,
+    progress: bool = True,
+    **options: Any,
+) -> FitResult:
+    """Fit a DIP generator to the measurement ``y`` and return a :class:`FitResult`.
+
+    ``options`` are those of :func:`init` (optimizer, loss, regularizer, lam, input_noise, ema,
+    input_code, optimize, param_filter, x_true, stopping, data_range). Steps run as compiled
+    ``lax.scan`` chunks of ``chunk`` steps (default: about 1% of ``steps``, at least 10); between
+    chunks a tqdm bar shows the step, loss and PSNR, the fit halts when the loss or a gradient is
+    not finite (keeping the last finite iterate) or when the stopping rule fires (later steps in
+    the chunk are masked, so the result is exact). Deterministic for a fixed key.
+    """
+    if not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"steps: expected a positive integer, got {steps!r}")
+    if chunk is None:
+        chunk = max(10, min(500, math.ceil(steps / 100)))
+    if not isinstance(chunk, (int, np.integer)) or chunk < 1:
+        raise ValueError(f"chunk: expected a positive integer, got {chunk!r}")
+    chunk = int(min(chunk, steps))
+    start = time.perf_counter()
+    state = init(key, model, operator, y, **options)
+    max_steps = jnp.asarray(steps, jnp.int32)
+    has_truth = state.x_true is not None
+    records: list[StepAux] = []
+    ssim_steps, ssim_values = [], []
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=steps, unit="step", desc="jaxdip fit")
+    compile_seconds = 0.0
+    done = 0
+    try:
+        while done < steps:
+            t0 = time.perf_counter()
+            state, aux = _run_chunk(state, chunk, max_steps)
+            jax.block_until_ready(state.step)
+            if not records:
+                compile_seconds = time.perf_counter() - t0
+            aux = jax.tree.map(np.asarray, aux)
+            records.append(aux)
+            now = int(state.step)
+            if has_truth:
+                from jaxdip.metrics import ssim
+
+                ssim_steps.append(now)
+                ssim_values.append(float(ssim(_output_jit(state), state.x_true, state.data_range)))
+            if bar is not None:
+                bar.update(now - done)
+                if aux.active.any():
+                    last = int(np.flatnonzero(aux.active)[-1])
+                    post = {"loss": f"{aux.loss[last]:.3e}"}
+                    if has_truth:
+                        post["psnr"] = f"{aux.psnr[last]:.2f}"
+                    bar.set_postfix(post)
+            if bool(state.diverged) or bool(state.stopped) or now == done:
+                break
+            done = now
+    finally:
+        if bar is not None:
+            bar.close()
+    stacked = jax.tree.map(lambda *a: np.concatenate(a), *records)
+    active = stacked.active
+    history = {
+        "step": np.arange(int(active.sum())),
+        "loss": stacked.loss[active],
+        "data_loss": stacked.data_loss[active],
+        "psnr": stacked.psnr[active],
+        "score": stacked.score[active],
+    }
+    if has_truth:
+        history["ssim_step"] = np.asarray(ssim_steps)
+        history["ssim"] = np.asarray(ssim_values)
+    detected_step = x_detected = gap = None
+    if state.stopping is not None:
+        d_step, d_x = state.stopping.detected(state.stop_state)
+        detected_step = int(d_step)
+        if detected_step >= 0:
+            x_detected = np.asarray(d_x)
+            if has_truth and detected_step < len(history["psnr"]):
+                gap = float(np.nanmax(history["psnr"]) - history["psnr"][detected_step])
+    x = np.asarray(_output_jit(state))
+    diverged_step = int(state.diverged_step) if bool(state.diverged) else None
+    if diverged_step is not None:
+        import warnings
+
+        warnings.warn(
+            f"fit: loss or gradient not finite at step {diverged_step}; "
+            "returning the last finite iterate",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return FitResult(
+        x=x,
+        x_ema=np.asarray(state.x_ema),
+        x_best_loss=np.asarray(state.x_best),
+        x_detected=x_detected,
+        detected_step=detected_step,
+        detection_gap=gap,
+        params=state.params,
+        z=np.asarray(state.z),
+        history=history,
+        steps=int(state.step),
+        diverged_step=diverged_step,
+        stopped=bool(state.stopped),
+        seconds=time.perf_counter() - start,
+        compile_seconds=compile_seconds,
+        state=state,
+    )

@@ -1,0 +1,129 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+from jaxdip import fit as engine
+from jaxdip.operators import Identity
+
+
+class TinyNet(nnx.Module):
+    """A small coordinate MLP: enough to test the engine without the big generators."""
+
+    def __init__(self, out_channels=1, hidden=16, *, rngs):
+        self.l1 = nnx.Linear(2, hidden, rngs=rngs)
+        self.l2 = nnx.Linear(hidden, out_channels, rngs=rngs)
+
+    def __call__(self, z):
+        return jax.nn.sigmoid(self.l2(jnp.tanh(self.l1(z))))
+
+    def make_input(self, key, out_hw):
+        h, w = out_hw
+        u, v = jnp.meshgrid(jnp.linspace(-1, 1, h), jnp.linspace(-1, 1, w), indexing="ij")
+        return jnp.stack([u, v], -1) + 0.01 * jax.random.normal(key, (h, w, 2))
+
+
+def _target(h=12, w=12):
+    u, v = jnp.meshgrid(jnp.linspace(0, 1, h), jnp.linspace(0, 1, w), indexing="ij")
+    return (0.2 + 0.6 * u * v)[..., None].astype(jnp.float32)
+
+
+def test_fit_decreases_loss_and_tracks_psnr():
+    x_true = _target()
+    y = x_true + 0.05 * jax.random.normal(jax.random.key(1), x_true.shape)
+    res = engine.fit(jax.random.key(0), TinyNet, Identity(y.shape), y, steps=60, x_true=x_true,
+                     ema=0.9, progress=False)
+    loss = res.history["loss"]
+    assert res.steps == 60 and len(loss) == 60
+    assert loss[-1] < 0.5 * loss[0]
+    assert res.history["psnr"][-1] > res.history["psnr"][0] + 3
+    assert res.best_psnr >= res.history["psnr"][-1]
+    assert len(res.history["ssim"]) >= 1
+    assert res.x.shape == y.shape and res.x_ema.shape == y.shape
+
+
+def test_fit_is_deterministic_and_key_dependent():
+    y = _target()
+    a = engine.fit(jax.random.key(3), TinyNet, Identity(y.shape), y, steps=15, progress=False)
+    b = engine.fit(jax.random.key(3), TinyNet, Identity(y.shape), y, steps=15, progress=False)
+    c = engine.fit(jax.random.key(4), TinyNet, Identity(y.shape), y, steps=15, progress=False)
+    np.testing.assert_array_equal(a.x, b.x)
+    assert np.abs(a.x - c.x).max() > 1e-4
+
+
+def test_new_measurement_and_operator_do_not_recompile():
+    y = _target()
+    opt = optax.adam(1e-2)
+    engine.fit(jax.random.key(0), TinyNet, Identity(y.shape), y, steps=10, optimizer=opt,
+               input_noise=0.01, progress=False)
+    before = engine._run_chunk._cache_size()
+    engine.fit(jax.random.key(1), TinyNet, Identity(y.shape), 1 - y, steps=10, optimizer=opt,
+               input_noise=0.02, progress=False)
+    assert engine._run_chunk._cache_size() == before
+
+
+def test_nan_guard_keeps_last_finite_iterate():
+    y = jnp.ones((8, 8, 1))
+
+    def exploding(pred, target):
+        mse = jnp.mean((pred - target) ** 2)
+        return jnp.where(jnp.mean(pred) > 0.7, jnp.nan, mse)
+
+    with pytest.warns(RuntimeWarning, match="not finite"):
+        res = engine.fit(jax.random.key(0), TinyNet, Identity(y.shape), y, steps=400,
+                         loss=exploding, optimizer=optax.adam(5e-2), progress=False)
+    assert res.diverged_step is not None and 0 < res.diverged_step < 400
+    assert res.steps == res.diverged_step
+    assert np.all(np.isfinite(res.x)) and float(np.mean(res.x)) <= 0.7 + 1e-6
+    assert len(res.history["loss"]) == res.diverged_step
+
+
+def test_run_inside_user_jit_and_vmap_matches_sequential():
+    y = _target()
+    A = Identity(y.shape)
+    keys = jax.random.split(jax.random.key(0), 3)
+    states = jax.vmap(lambda k: engine.init(k, TinyNet, A, y))(keys)
+    states, aux = jax.jit(jax.vmap(lambda s: engine.run(s, 5)))(states)
+    assert aux.loss.shape == (3, 5)
+    single = engine.init(keys[1], TinyNet, A, y)
+    single, single_aux = jax.jit(lambda s: engine.run(s, 5))(single)
+    np.testing.assert_allclose(aux.loss[1], single_aux.loss, rtol=1e-5)
+    x = jax.vmap(engine.output)(states)
+    np.testing.assert_allclose(x[1], engine.output(single), atol=1e-6)
+
+
+def test_optimize_input_only_and_param_filter():
+    y = _target()
+    A = Identity(y.shape)
+    s0 = engine.init(jax.random.key(0), TinyNet, A, y, optimize="input")
+    s1, _ = engine.run(s0, 3)
+    for a, b in zip(jax.tree.leaves(s0.params), jax.tree.leaves(s1.params)):
+        np.testing.assert_array_equal(a, b)
+    assert np.abs(np.asarray(s1.z - s0.z)).max() > 0
+
+    only_l2 = lambda path, _: path[0] == "l2"
+    s0 = engine.init(jax.random.key(0), TinyNet, A, y, param_filter=only_l2)
+    s1, _ = engine.run(s0, 3)
+    np.testing.assert_array_equal(s0.params["l1"]["kernel"][...], s1.params["l1"]["kernel"][...])
+    assert np.abs(np.asarray(s0.params["l2"]["kernel"][...] - s1.params["l2"]["kernel"][...])).max() > 0
+
+
+def test_bad_arguments_are_named():
+    y = _target()
+    A = Identity(y.shape)
+    with pytest.raises(ValueError, match="y: expected shape"):
+        engine.fit(jax.random.key(0), TinyNet, A, y[:-1], steps=5)
+    with pytest.raises(ValueError, match="steps"):
+        engine.fit(jax.random.key(0), TinyNet, A, y, steps=0)
+    with pytest.raises(ValueError, match="optimize"):
+        engine.init(jax.random.key(0), TinyNet, A, y, optimize="all")
+    with pytest.raises(TypeError, match="optimizer"):
+        engine.init(jax.random.key(0), TinyNet, A, y, optimizer="adam")
+    with pytest.raises(ValueError, match="loss"):
+        engine.init(jax.random.key(0), TinyNet, A, y, loss="mae")
+    with pytest.raises(ValueError, match="y: expected finite"):
+        engine.init(jax.random.key(0), TinyNet, A, y.at[0, 0, 0].set(jnp.nan))
+    with pytest.raises(ValueError, match="model: output shape"):
+        engine.init(jax.random.key(0), lambda rngs: TinyNet(3, rngs=rngs), A, y)
