@@ -1,0 +1,253 @@
+"""Building blocks shared by the jaxdip generators (Flax NNX).
+
+Every spatial convolution goes through :func:`jaxdip.conv.conv2d` (valid cross-correlation, HWIO);
+padding is applied here first. Initialisation follows the PyTorch defaults the reference code relies
+on: conv/linear weight and bias ``~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, ``fan_in = C_in kh kw``;
+normalisation scale 1, shift 0. Normalisation is per channel over the spatial axes (BatchNorm in
+training mode with batch 1, eps 1e-5), with no running statistics, so every model's only state is
+``nnx.Param``.
+
+Example:
+    >>> import jax, jax.numpy as jnp
+    >>> from flax import nnx
+    >>> conv = Conv2d(3, 8, 3, rngs=nnx.Rngs(0))
+    >>> conv(jnp.zeros((16, 16, 3))).shape
+    (16, 16, 8)
+    >>> upsample_bilinear2x(jnp.zeros((4, 5, 2))).shape
+    (8, 10, 2)
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from jaxdip.conv import conv2d
+
+__all__ = [
+    "Frozen",
+    "Conv2d",
+    "Dense",
+    "ChannelNorm",
+    "ACTIVATIONS",
+    "get_activation",
+    "apply_output",
+    "pad2d",
+    "center_crop",
+    "upsample2x",
+    "upsample_bilinear2x",
+    "upsample_nearest2x",
+    "resize_nearest",
+    "uniform_init",
+    "count_params",
+]
+
+PADDINGS = ("reflect", "zero", "replicate")
+_PAD_MODES = {"reflect": "reflect", "zero": "constant", "replicate": "edge"}
+
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "leaky_relu": lambda x: jax.nn.leaky_relu(x, 0.2),
+    "relu": jax.nn.relu,
+    "elu": jax.nn.elu,
+    "silu": jax.nn.silu,
+    "none": lambda x: x,
+}
+"""Activations by name; ``leaky_relu`` has slope 0.2 as in DIP."""
+
+OUTPUTS = ("sigmoid", "none")
+
+
+class Frozen(nnx.Param):
+    """A ``Param`` that models read through ``stop_gradient``: fixed random features.
+
+    It is a subclass of ``nnx.Param`` so ``nnx.split(model, nnx.Param)`` still covers the whole
+    state; its gradient is exactly zero. Select it with the filter ``Frozen`` to exclude it (e.g.
+    from weight decay).
+    """
+
+
+@functools.partial(jax.jit, static_argnames="shape")
+def uniform_init(key: jax.Array, shape: tuple[int, ...], bound: float) -> jax.Array:
+    """``U(-bound, bound)`` float32 array (jitted: one compilation per shape, not per primitive)."""
+    return jax.random.uniform(key, shape, jnp.float32, -bound, bound)
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"{name}: expected one of {choices}, got {value!r}")
+    return value
+
+
+def _check_positive_int(name: str, value, minimum: int = 1) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def get_activation(name: str) -> Callable[[jax.Array], jax.Array]:
+    """The activation called ``name`` (a key of :data:`ACTIVATIONS`); ValueError otherwise."""
+    return ACTIVATIONS[_check_choice("activation", name, tuple(ACTIVATIONS))]
+
+
+def apply_output(x: jax.Array, output: str) -> jax.Array:
+    """The output non-linearity: ``sigmoid`` or ``none`` (identity)."""
+    return jax.nn.sigmoid(x) if output == "sigmoid" else x
+
+
+def pad2d(x: jax.Array, pad: int, mode: str) -> jax.Array:
+    """Pad both spatial axes of ``x (H, W, C)`` by ``pad`` with ``mode`` in reflect/zero/replicate.
+
+    ``reflect`` excludes the edge sample (PyTorch ``ReflectionPad2d``).
+    """
+    if pad == 0:
+        return x
+    return jnp.pad(x, ((pad, pad), (pad, pad), (0, 0)), mode=_PAD_MODES[mode])
+
+
+def center_crop(x: jax.Array, hw: tuple[int, int]) -> jax.Array:
+    """Crop ``x (H, W, C)`` to ``hw``, dropping ``(H - h) // 2`` top rows (as DIP ``Concat``)."""
+    h, w = hw
+    top = (x.shape[0] - h) // 2
+    left = (x.shape[1] - w) // 2
+    return x[top : top + h, left : left + w]
+
+
+def upsample_nearest2x(x: jax.Array) -> jax.Array:
+    """Nearest-neighbour x2 upsampling of ``(H, W, C)``: ``out[i, j] = x[i // 2, j // 2]``."""
+    return jnp.repeat(jnp.repeat(x, 2, axis=0), 2, axis=1)
+
+
+def _bilinear2x_axis(x: jax.Array, axis: int) -> jax.Array:
+    # Half-pixel centres: output o samples s = (o + 0.5) / 2 - 0.5, clamped to the edges, so
+    # out[2i] = x[i] - 0.25 (x[i] - x[i-1]) and out[2i+1] = x[i] + 0.25 (x[i+1] - x[i]).
+    n = x.shape[axis]
+    first = jax.lax.slice_in_dim(x, 0, 1, axis=axis)
+    last = jax.lax.slice_in_dim(x, n - 1, n, axis=axis)
+    prev = jnp.concatenate([first, jax.lax.slice_in_dim(x, 0, n - 1, axis=axis)], axis=axis)
+    nxt = jnp.concatenate([jax.lax.slice_in_dim(x, 1, n, axis=axis), last], axis=axis)
+    even = 0.75 * x + 0.25 * prev
+    odd = 0.75 * x + 0.25 * nxt
+    out = jnp.stack([even, odd], axis=axis + 1)
+    shape = list(x.shape)
+    shape[axis] = 2 * n
+    return out.reshape(shape)
+
+
+def upsample_bilinear2x(x: jax.Array) -> jax.Array:
+    """Bilinear x2 upsampling of ``(H, W, C)`` with half-pixel centres and edge clamping.
+
+    Equals PyTorch ``nn.Upsample(scale_factor=2, mode='bilinear', align_corners=False)``: output
+    index ``o`` reads the input at ``s = max((o + 0.5) / 2 - 0.5, 0)``, linearly between
+    ``floor(s)`` and ``min(floor(s) + 1, n - 1)``; separable over rows and columns.
+    """
+    return _bilinear2x_axis(_bilinear2x_axis(x, 0), 1)
+
+
+UPSAMPLERS = {"bilinear": upsample_bilinear2x, "nearest": upsample_nearest2x}
+
+
+def upsample2x(x: jax.Array, mode: str) -> jax.Array:
+    """x2 upsampling with ``mode`` in ``('bilinear', 'nearest')``."""
+    return UPSAMPLERS[mode](x)
+
+
+def resize_nearest(x: jax.Array, size: tuple[int, int]) -> jax.Array:
+    """Nearest resize of ``(H, W, C)`` to ``size``: ``out[i, j] = x[i H // h, j W // w]``.
+
+    This is PyTorch ``nn.Upsample(size=..., mode='nearest')`` (floor of ``o * in / out``).
+    """
+    h, w = size
+    rows = (np.arange(h) * x.shape[0]) // h
+    cols = (np.arange(w) * x.shape[1]) // w
+    return jnp.take(jnp.take(x, rows, axis=0), cols, axis=1)
+
+
+class Conv2d(nnx.Module):
+    """Padded 2-D convolution ``y = conv2d(pad(x, (k - 1) // 2), W, b, stride)``.
+
+    ``kernel`` is HWIO ``(k, k, C_in, C_out)``; weight and bias ``~ U(+-1/sqrt(C_in k^2))``.
+    An output size is ``ceil(H / stride)`` for odd ``k``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        *,
+        stride: int = 1,
+        padding: str = "reflect",
+        use_bias: bool = True,
+        rngs: nnx.Rngs,
+    ):
+        in_channels = _check_positive_int("in_channels", in_channels)
+        out_channels = _check_positive_int("out_channels", out_channels)
+        self.kernel_size = _check_positive_int("kernel_size", kernel_size)
+        self.stride = _check_positive_int("stride", stride)
+        self.padding = _check_choice("padding", padding, PADDINGS)
+        bound = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
+        shape = (kernel_size, kernel_size, in_channels, out_channels)
+        self.kernel = nnx.Param(uniform_init(rngs.params(), shape, bound))
+        bias = uniform_init(rngs.params(), (out_channels,), bound) if use_bias else None
+        self.bias = None if bias is None else nnx.Param(bias)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = pad2d(x, (self.kernel_size - 1) // 2, self.padding)
+        bias = None if self.bias is None else self.bias[...]
+        return conv2d(x, self.kernel[...], bias, self.stride)
+
+
+class Dense(nnx.Module):
+    """Affine map on the last axis ``y = x W + b``, ``W (in, out)``.
+
+    Default init is PyTorch's ``nn.Linear``: ``W, b ~ U(+-1/sqrt(in))``; ``weight_bound`` overrides
+    the weight bound (SIREN).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        weight_bound: float | None = None,
+        rngs: nnx.Rngs,
+    ):
+        in_features = _check_positive_int("in_features", in_features)
+        out_features = _check_positive_int("out_features", out_features)
+        bound = 1.0 / math.sqrt(in_features)
+        wb = bound if weight_bound is None else weight_bound
+        self.kernel = nnx.Param(uniform_init(rngs.params(), (in_features, out_features), wb))
+        self.bias = nnx.Param(uniform_init(rngs.params(), (out_features,), bound))
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return x @ self.kernel[...] + self.bias[...]
+
+
+class ChannelNorm(nnx.Module):
+    """``y = (x - mean) / sqrt(var + eps) * scale + shift``, mean/var per channel over (H, W).
+
+    BatchNorm in training mode with a batch of one image (biased variance), as in DIP; no running
+    statistics. ``scale`` starts at 1, ``shift`` at 0.
+    """
+
+    def __init__(self, num_channels: int, *, eps: float = 1e-5):
+        num_channels = _check_positive_int("num_channels", num_channels)
+        self.eps = float(eps)
+        self.scale = nnx.Param(jnp.ones((num_channels,), jnp.float32))
+        self.shift = nnx.Param(jnp.zeros((num_channels,), jnp.float32))
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        mean = jnp.mean(x, axis=(0, 1))
+        var = jnp.mean(jnp.square(x - mean), axis=(0, 1))
+        return (x - mean) * jax.lax.rsqrt(var + self.eps) * self.scale[...] + self.shift[...]
+
+
+def count_params(model: nnx.Module) -> int:
+    """Number of scalars in ``nnx.state(model, nnx.Param)`` (frozen features included)."""
+    return int(sum(np.size(v) for v in jax.tree.leaves(nnx.state(model, nnx.Param))))

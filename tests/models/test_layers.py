@@ -1,0 +1,126 @@
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from jaxdip.models.layers import (
+    ChannelNorm,
+    Conv2d,
+    Dense,
+    count_params,
+    get_activation,
+    resize_nearest,
+    upsample_bilinear2x,
+    upsample_nearest2x,
+)
+
+
+def bilinear_reference(x, out_h, out_w):
+    """Half-pixel bilinear resize (PyTorch align_corners=False), one output sample at a time."""
+    h, w, _ = x.shape
+
+    def taps(o, n_in, n_out):
+        s = max((o + 0.5) * n_in / n_out - 0.5, 0.0)
+        i0 = min(int(math.floor(s)), n_in - 1)
+        i1 = min(i0 + 1, n_in - 1)
+        return i0, i1, s - i0
+
+    out = np.zeros((out_h, out_w, x.shape[2]))
+    for i in range(out_h):
+        r0, r1, a = taps(i, h, out_h)
+        for j in range(out_w):
+            c0, c1, b = taps(j, w, out_w)
+            top = (1 - b) * x[r0, c0] + b * x[r0, c1]
+            bot = (1 - b) * x[r1, c0] + b * x[r1, c1]
+            out[i, j] = (1 - a) * top + a * bot
+    return out
+
+
+@pytest.mark.parametrize("shape", [(5, 7, 2), (1, 3, 1), (4, 4, 3)])
+def test_bilinear_matches_half_pixel_reference(shape):
+    x = np.random.default_rng(0).normal(size=shape)
+    got = np.asarray(upsample_bilinear2x(jnp.asarray(x, jnp.float32)))
+    np.testing.assert_allclose(got, bilinear_reference(x, 2 * shape[0], 2 * shape[1]), atol=1e-5)
+
+
+def test_bilinear_matches_jax_image_resize():
+    # jax.image.resize also uses half-pixel centres; for x2 upsampling its edge renormalisation
+    # equals clamping, so it is an independent second reference.
+    x = jax.random.normal(jax.random.key(0), (6, 9, 2))
+    ref = jax.image.resize(x, (12, 18, 2), "linear")
+    np.testing.assert_allclose(upsample_bilinear2x(x), ref, atol=1e-5)
+
+
+def test_nearest_upsampling_and_resize():
+    x = np.arange(12.0).reshape(3, 4, 1)
+    up = np.asarray(upsample_nearest2x(jnp.asarray(x)))
+    np.testing.assert_array_equal(up, x.repeat(2, 0).repeat(2, 1))
+    out = np.asarray(resize_nearest(jnp.asarray(x), (7, 5)))
+    rows = np.floor(np.arange(7) * 3 / 7).astype(int)
+    cols = np.floor(np.arange(5) * 4 / 5).astype(int)
+    np.testing.assert_array_equal(out, x[rows][:, cols])
+
+
+def conv_reference(x, k, b, stride, pad_mode):
+    p = (k.shape[0] - 1) // 2
+    xp = np.pad(x, ((p, p), (p, p), (0, 0)), mode=pad_mode)
+    kh, kw = k.shape[:2]
+    oh = (xp.shape[0] - kh) // stride + 1
+    ow = (xp.shape[1] - kw) // stride + 1
+    out = np.zeros((oh, ow, k.shape[3]))
+    for i in range(oh):
+        for j in range(ow):
+            patch = xp[i * stride : i * stride + kh, j * stride : j * stride + kw]
+            out[i, j] = np.einsum("uvc,uvco->o", patch, k) + b
+    return out
+
+
+@pytest.mark.parametrize(
+    "stride,padding,np_mode",
+    [(1, "reflect", "reflect"), (2, "reflect", "reflect"), (1, "zero", "constant")],
+)
+def test_conv2d_matches_numpy(stride, padding, np_mode):
+    conv = Conv2d(3, 4, 3, stride=stride, padding=padding, rngs=nnx.Rngs(0))
+    x = np.random.default_rng(1).normal(size=(7, 6, 3))
+    got = np.asarray(conv(jnp.asarray(x, jnp.float32)))
+    kernel, bias = np.asarray(conv.kernel[...]), np.asarray(conv.bias[...])
+    ref = conv_reference(x, kernel, bias, stride, np_mode)
+    assert got.shape == (math.ceil(7 / stride), math.ceil(6 / stride), 4)
+    np.testing.assert_allclose(got, ref, atol=1e-4)
+
+
+def test_pytorch_default_init_bounds():
+    conv = Conv2d(16, 64, 3, rngs=nnx.Rngs(0))
+    bound = 1 / math.sqrt(16 * 9)
+    w = np.asarray(conv.kernel[...])
+    assert w.shape == (3, 3, 16, 64)
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.95 * bound
+    assert abs(w.std() - bound / math.sqrt(3)) < 0.05 * bound
+    b = np.asarray(conv.bias[...])
+    assert np.abs(b).max() <= bound
+    dense = Dense(50, 40, rngs=nnx.Rngs(0))
+    assert np.abs(np.asarray(dense.kernel[...])).max() <= 1 / math.sqrt(50)
+    assert count_params(conv) == 16 * 9 * 64 + 64
+    assert count_params(Conv2d(4, 5, 1, use_bias=False, rngs=nnx.Rngs(0))) == 20
+
+
+def test_channel_norm_matches_batchnorm_formula():
+    x = np.random.default_rng(2).normal(2.0, 3.0, size=(6, 5, 4))
+    norm = ChannelNorm(4)
+    got = np.asarray(norm(jnp.asarray(x, jnp.float32)))
+    ref = (x - x.mean((0, 1))) / np.sqrt(x.var((0, 1)) + 1e-5)
+    np.testing.assert_allclose(got, ref, atol=1e-4)
+    assert count_params(norm) == 8
+
+
+def test_activation_and_errors():
+    np.testing.assert_allclose(get_activation("leaky_relu")(jnp.array([-1.0, 2.0])), [-0.2, 2.0])
+    with pytest.raises(ValueError, match="activation"):
+        get_activation("tanhh")
+    with pytest.raises(ValueError, match="padding"):
+        Conv2d(1, 1, 3, padding="circular", rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="out_channels"):
+        Conv2d(1, 0, 3, rngs=nnx.Rngs(0))
