@@ -51,6 +51,8 @@ from jaxdip.operators.base import Operator, check_finite, operator_dataclass, st
 __all__ = ["FitState", "FitResult", "init", "step", "run", "output", "fit"]
 
 _OPTIMIZE = ("weights", "input", "both")
+# One shared default so repeated fits hash equal and reuse the compiled program.
+_DEFAULT_OPTIMIZER = optax.adam(1e-2)
 
 
 @operator_dataclass
@@ -220,7 +222,7 @@ def init(
             raise ValueError(f"{name}: expected >= 0, got {value}")
     if ema is not None and not (isinstance(ema, jax.core.Tracer) or 0 <= float(ema) < 1):
         raise ValueError(f"ema: expected a decay in [0, 1) or None, got {ema}")
-    optimizer = optax.adam(1e-2) if optimizer is None else optimizer
+    optimizer = _DEFAULT_OPTIMIZER if optimizer is None else optimizer
     if not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(
             f"optimizer: expected an optax.GradientTransformation, got {type(optimizer).__name__}"
@@ -229,27 +231,42 @@ def init(
     reg_fn = get_regularizer(regularizer)
 
     k_model, k_code, k_run, k_stop = jax.random.split(key, 4)
-    module = _as_module(k_model, model)
-    graphdef, params, others = nnx.split(module, nnx.Param, ...)
-    if input_code is None:
-        if not hasattr(module, "make_input"):
-            raise ValueError("input_code: the model has no make_input(key, out_hw); pass input_code")
-        z = module.make_input(k_code, _default_out_hw(operator))
+    optimizer = _masked_optimizer(optimizer, optimize, param_filter)
+    if isinstance(model, nnx.Module):
+        graphdef, params, others = nnx.split(model, nnx.Param, ...)
+        template = model
     else:
-        z = jnp.asarray(input_code)
-    x0 = nnx.merge(graphdef, params, others)(z)
-    if tuple(x0.shape) != tuple(operator.in_shape):
+        template = nnx.eval_shape(lambda: _as_module(k_model, model))
+        graphdef = nnx.graphdef(template)
+        params = others = None
+    if input_code is None and not hasattr(template, "make_input"):
+        raise ValueError("input_code: the model has no make_input(key, out_hw); pass input_code")
+    out_hw = _default_out_hw(operator) if input_code is None else None
+    code = None if input_code is None else jnp.asarray(input_code)
+
+    # Everything array-valued is built in one compiled program: on CPU every eager op would be
+    # compiled separately, which costs far more than the work itself.
+    @jax.jit
+    def build(k_model, k_code, k_stop, params, others, code):
+        if params is None:
+            _, params, others = nnx.split(_as_module(k_model, model), nnx.Param, ...)
+        z = nnx.merge(graphdef, params, others).make_input(k_code, out_hw) if code is None else code
+        x0 = jnp.zeros(operator.in_shape, jnp.float32)
+        stop_state = None if stopping is None else stopping.init(k_stop, x0)
+        return params, others, z, optimizer.init(_trainable(params, z, optimize)), stop_state
+
+    params, others, z, opt_state, stop_state = build(k_model, k_code, k_stop, params, others, code)
+    out = jax.eval_shape(lambda p, o, c: nnx.merge(graphdef, p, o)(c), params, others, z)
+    if tuple(out.shape) != tuple(operator.in_shape):
         raise ValueError(
-            f"model: output shape {tuple(x0.shape)} does not match operator.in_shape "
+            f"model: output shape {tuple(out.shape)} does not match operator.in_shape "
             f"{tuple(operator.in_shape)}"
         )
     if x_true is not None:
         x_true = jnp.asarray(x_true)
-        if x_true.shape != x0.shape:
-            raise ValueError(f"x_true: expected shape {tuple(x0.shape)}, got {tuple(x_true.shape)}")
-    optimizer = _masked_optimizer(optimizer, optimize, param_filter)
-    opt_state = optimizer.init(_trainable(params, z, optimize))
-    stop_state = None if stopping is None else stopping.init(k_stop, x0)
+        if x_true.shape != out.shape:
+            raise ValueError(f"x_true: expected shape {tuple(out.shape)}, got {tuple(x_true.shape)}")
+    x0 = jnp.zeros(out.shape, out.dtype)
     return FitState(
         params=params,
         z=z,
@@ -329,7 +346,7 @@ def step(state: FitState, max_steps: jax.Array | int | None = None) -> tuple[Fit
     active = running & finite
     newly_diverged = running & ~finite
 
-    decay = state.ema_decay
+    decay = jnp.where(state.step == 0, 0.0, state.ema_decay)  # the average starts at x_0
     x_ema = decay * state.x_ema + (1.0 - decay) * x
     better = total < state.best_loss
     psnr = (
@@ -401,6 +418,13 @@ def _run_chunk(state: FitState, n: int, max_steps: jax.Array) -> tuple[FitState,
 
 
 _output_jit = jax.jit(output)
+
+
+@jax.jit
+def _output_ssim(state: FitState) -> jax.Array:
+    from jaxdip.metrics import ssim
+
+    return ssim(output(state), state.x_true, state.data_range)
 
 
 @dataclasses.dataclass
@@ -499,10 +523,8 @@ def fit(
             records.append(aux)
             now = int(state.step)
             if has_truth:
-                from jaxdip.metrics import ssim
-
                 ssim_steps.append(now)
-                ssim_values.append(float(ssim(_output_jit(state), state.x_true, state.data_range)))
+                ssim_values.append(float(_output_ssim(state)))
             if bar is not None:
                 bar.update(now - done)
                 if aux.active.any():

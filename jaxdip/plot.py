@@ -13,9 +13,6 @@ __all__ = ["plot_history", "plot_images"]
 
 
 def _figure(*args, **kwargs):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     return plt, plt.subplots(*args, **kwargs)

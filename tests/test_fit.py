@@ -127,3 +127,19 @@ def test_bad_arguments_are_named():
         engine.init(jax.random.key(0), TinyNet, A, y.at[0, 0, 0].set(jnp.nan))
     with pytest.raises(ValueError, match="model: output shape"):
         engine.init(jax.random.key(0), lambda rngs: TinyNet(3, rngs=rngs), A, y)
+
+
+def test_stopping_rule_stops_and_masked_chunk_is_exact():
+    from jaxdip.stopping import EMV
+
+    y = _target() + 0.1 * jax.random.normal(jax.random.key(2), (12, 12, 1))
+    rule = EMV(alpha=0.1, patience=15, start=5)
+    kw = dict(steps=300, stopping=rule, x_true=_target(), optimizer=optax.adam(3e-2), progress=False)
+    big = engine.fit(jax.random.key(0), TinyNet, Identity(y.shape), y, chunk=50, **kw)
+    small = engine.fit(jax.random.key(0), TinyNet, Identity(y.shape), y, chunk=1, **kw)
+    assert big.stopped and big.steps < 300
+    assert big.steps == small.steps and big.detected_step == small.detected_step
+    np.testing.assert_array_equal(big.x, small.x)
+    np.testing.assert_array_equal(big.x_detected, small.x_detected)
+    assert 0 <= big.detected_step < big.steps
+    assert big.detection_gap is not None and big.detection_gap >= 0
