@@ -67,9 +67,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=_positive_int, default=DEFAULT_WIDTH, help="channels per layer")
     p.add_argument("--scales", type=_positive_int, default=5, help="Skip: encoder-decoder scales")
     p.add_argument("--lr", type=_positive_float, default=0.01, help="Adam learning rate")
+    p.add_argument("--stop", choices=("auto", "none", "wmv", "emv", "sv"), default="auto",
+                   help="early-stopping rule; auto = emv for denoise, none otherwise; patience "
+                        "is a fifth of --steps (at least 50)")
+    p.add_argument("--ensemble", type=_positive_int, default=1, metavar="K",
+                   help="fit K seeds at once (vmapped) and write mean, std and error maps")
     p.add_argument("--out", type=Path, default=Path("jaxdip_out"), help="output folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
+
+
+def make_stopping(name: str, task: str, steps: int):
+    """The stopping rule for ``--stop`` (None for 'none')."""
+    from jaxdip.stopping import EMV, WMV, SelfValidation
+
+    if name == "auto":
+        name = "emv" if task == "denoise" else "none"
+    patience = max(50, steps // 5)
+    if name == "emv":
+        return EMV(alpha=0.1, patience=patience, start=min(100, steps // 10))
+    if name == "wmv":
+        return WMV(window=min(100, max(10, steps // 20)), patience=patience)
+    if name == "sv":
+        return SelfValidation(patience=patience)
+    return None
 
 
 def _load_measurement(path: Path, task: str) -> np.ndarray:
@@ -113,12 +134,18 @@ def main(argv: list[str] | None = None) -> int:
                        out_hw=tuple(problem.operator.in_shape[:2]))
     print(f"jaxdip {args.task}: {problem.description}; {args.model} width {args.width}, "
           f"{steps} steps on {jax.devices()[0].platform}", flush=True)
-    result = fit(
-        k_fit, model, problem.operator, problem.y, steps=steps,
-        optimizer=optax.adam(args.lr), x_true=problem.fit_truth, progress=not args.quiet,
-        **problem.fit_options,
-    )
-    x_final = np.asarray(problem.to_image(result.x_ema if problem.fit_options.get("ema") else result.x))
+    stopping = make_stopping(args.stop, args.task, steps)
+    options = dict(optimizer=optax.adam(args.lr), x_true=problem.fit_truth, stopping=stopping,
+                   **problem.fit_options)
+    if args.ensemble > 1:
+        return _run_ensemble(args, problem, model, steps, k_fit, options)
+    result = fit(k_fit, model, problem.operator, problem.y, steps=steps,
+                 progress=not args.quiet, **options)
+    if result.x_detected is not None:
+        x_out = result.x_detected
+    else:
+        x_out = result.x_ema if problem.fit_options.get("ema") else result.x
+    x_final = np.asarray(problem.to_image(x_out))
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     save_image(out / "recon.png", np.clip(x_final, 0, 1))
@@ -133,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(result.seconds, 2),
         "compile_seconds": round(result.compile_seconds, 2),
         "diverged_step": result.diverged_step,
+        "stopping": None if stopping is None else type(stopping).__name__,
+        "detected_step": result.detected_step,
+        "detection_gap_db": result.detection_gap,
         "device": str(jax.devices()[0]),
         "versions": {"jaxdip": __version__, "jax": jax.__version__, "python": platform.python_version()},
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -156,6 +186,48 @@ def main(argv: list[str] | None = None) -> int:
             line += f" (degraded input {metrics['degraded_psnr']:.2f} dB)"
     print(line)
     print(f"wrote {out}{os.sep}recon.png, degraded.png, metrics.json, history.png")
+    return 0
+
+
+def _run_ensemble(args, problem, model, steps, key, options) -> int:
+    """``--ensemble K``: K vmapped seeds; writes mean/std/error maps and calibration numbers."""
+    import jax
+
+    from jaxdip.data import save_image
+    from jaxdip.ensemble import calibration, fit_ensemble
+    from jaxdip.io import write_json
+    from jaxdip.metrics import psnr
+    from jaxdip.uncertainty_plot import plot_uncertainty
+
+    keys = jax.random.split(key, args.ensemble)
+    ens = fit_ensemble(keys, model, problem.operator, problem.y, steps=steps,
+                       progress=not args.quiet, **options)
+    members = np.stack([np.asarray(problem.to_image(m)) for m in ens.members])
+    mean, std = members.mean(0), members.std(0)
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    save_image(out / "mean.png", np.clip(mean, 0, 1))
+    save_image(out / "degraded.png", problem.degraded)
+    metrics = {"task": args.task, "description": problem.description, "ensemble": args.ensemble,
+               "steps": ens.steps.tolist(), "seconds": round(ens.seconds, 2),
+               "devices": ens.devices}
+    error = None
+    if problem.x_true is not None:
+        x_true = np.asarray(problem.x_true)
+        error = np.abs(mean - x_true)
+        metrics["psnr_mean"] = round(float(psnr(mean, x_true)), 3)
+        metrics["psnr_members"] = [round(float(psnr(m, x_true)), 3) for m in members]
+        metrics["calibration"] = calibration(mean, std, x_true)
+    np.save(out / "std.npy", std)
+    plot_uncertainty(mean, std, error, path=out / "uncertainty.png")
+    write_json(out / "metrics.json", metrics)
+    line = f"ensemble of {args.ensemble} done in {ens.seconds:.1f} s"
+    if error is not None:
+        cal = metrics["calibration"]
+        line += (f": PSNR of the mean {metrics['psnr_mean']:.2f} dB; |error| vs std Spearman "
+                 f"{cal['spearman']:.2f}, coverage of mean +- 2 std {cal['coverage_2std']:.2f}")
+    print(line)
+    print(f"wrote {out}{os.sep}mean.png, uncertainty.png, std.npy, metrics.json")
     return 0
 
 

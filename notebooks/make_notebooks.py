@@ -47,14 +47,15 @@ from jaxdip.tasks import make_problem, make_model
 
 SIZE = 32 if FAST else 128
 STEPS = 30 if FAST else 1500
-WIDTH = 8 if FAST else 64"""),
+WIDTH = 8 if FAST else 64
+SCALES = 2 if FAST else 5"""),
         ("md", "## Denoising (Gaussian noise, sigma = 25/255)\n"
                "Reference settings (Ulyanov et al.): Adam lr 0.01, fresh input jitter "
                "sigma_p = 1/30 each step, output averaging (EMA 0.99)."),
         ("code", """\
 key = jax.random.key(0)
 problem = make_problem("denoise", key, size=SIZE)
-model = make_model("skip", problem.out_channels, width=WIDTH)
+model = make_model("skip", problem.out_channels, width=WIDTH, scales=SCALES)
 result = fit.fit(jax.random.key(1), model, problem.operator, problem.y, steps=STEPS,
                  optimizer=optax.adam(0.01), x_true=problem.x_true, progress=False,
                  **problem.fit_options)
@@ -66,7 +67,7 @@ plot.plot_history(result.history);"""),
         ("md", "## Inpainting (half of the pixels missing)"),
         ("code", """\
 problem = make_problem("inpaint", jax.random.key(2), image="camera", size=SIZE)
-model = make_model("skip", problem.out_channels, width=WIDTH)
+model = make_model("skip", problem.out_channels, width=WIDTH, scales=SCALES)
 result = fit.fit(jax.random.key(3), model, problem.operator, problem.y, steps=STEPS,
                  x_true=problem.x_true, progress=False, **problem.fit_options)
 print(f"DIP inpainting {metrics.psnr(result.x_ema, problem.x_true):.2f} dB")

@@ -38,3 +38,17 @@ def test_clear_errors(tmp_path, capsys):
     assert "positive integer" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="unknown image name"):
         main(["denoise", "not_an_image", *TINY])
+
+
+def test_stop_rule_and_ensemble(tmp_path, capsys):
+    out = tmp_path / "stop"
+    assert main(["denoise", *TINY, "--steps", "12", "--stop", "wmv", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["stopping"] == "WMV"
+    out = tmp_path / "ens"
+    assert main(["denoise", *TINY, "--ensemble", "2", "--stop", "none", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["ensemble"] == 2 and len(metrics["psnr_members"]) == 2
+    assert set(metrics["calibration"]) >= {"spearman", "coverage_2std", "ause"}
+    assert (out / "uncertainty.png").stat().st_size > 0
+    assert "coverage" in capsys.readouterr().out

@@ -1,0 +1,58 @@
+"""Smoke test of bench/stopping.py: --quick (tiny one-scale Skip, one image), JSON schema and the
+consistency of the reported gaps with the reported PSNRs."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_stopping_quick_writes_json(tmp_path):
+    out = tmp_path / "stopping.json"
+    cmd = [sys.executable, os.path.join(ROOT, "bench", "stopping.py"), "--quick", "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(out.read_text())
+    assert data["benchmark"] == "stopping" and data["quick"] is True
+    assert data["backend"] in ("cpu", "gpu", "tpu") and data["device"]
+    assert {"jax", "jaxlib", "flax", "optax", "python"} <= set(data["versions"])
+    assert data["machine"]["cpu_count"] >= 1 and len(data["machine"]["load_start"]) == 3
+    assert data["date"].startswith("20")
+
+    over = data["overhead"]
+    assert [r["size"] for r in over["results"]] == [16]
+    for r in over["results"]:
+        med = r["s_per_step"]
+        assert set(med) == {"none", "WMV", "EMV", "SV"} and min(med.values()) > 0
+        assert all(len(v) == over["setting"]["repeats"] for v in r["s_per_step_all"].values())
+        for name in ("WMV", "EMV", "SV"):
+            assert math.isclose(r["overhead_pct"][name], 100 * (med[name] / med["none"] - 1))
+    assert set(over["target_met"]) == {"WMV", "EMV"}
+
+    st = data["study"]
+    steps = st["setting"]["steps"]
+    variants = list(st["setting"]["variants"])
+    assert {"WMV-ref", "EMV-ref"} <= set(variants)
+    # one grey image x 4 noise types x 2 levels
+    assert len(st["cases"]) == 8
+    assert {c["noise"] for c in st["cases"]} == {"gaussian", "shot", "impulse", "speckle"}
+    for c in st["cases"]:
+        assert 0 <= c["best_step"] < steps and c["final_psnr"] <= c["best_psnr"]
+        for name in variants:
+            step = c[f"{name}_step"]
+            assert -1 <= step < steps
+            if step >= 0:  # gap = best PSNR - PSNR at the detected step, never negative
+                assert math.isclose(c[f"{name}_gap"], c["best_psnr"] - c[f"{name}_psnr"])
+                assert c[f"{name}_gap"] >= 0
+    for name in variants:
+        s = st["summary"][name]["all"]
+        gaps = sorted(c[f"{name}_gap"] for c in st["cases"] if c[f"{name}_gap"] is not None)
+        assert s["n"] == len(gaps)
+        if gaps:
+            mid = len(gaps) // 2
+            assert math.isclose(s["median"], (gaps[mid - 1] + gaps[mid]) / 2 if len(gaps) % 2 == 0
+                                else gaps[mid])
+            assert s["median"] <= s["p90"] <= s["max"]
