@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scales", type=_positive_int, default=5, help="Skip: encoder-decoder scales")
     p.add_argument("--lr", type=_positive_float, default=0.01, help="Adam learning rate")
     p.add_argument("--stop", choices=("auto", "none", "wmv", "emv", "sv"), default="auto",
-                   help="early-stopping rule; auto = emv for denoise, none otherwise; patience "
+                   help="early-stopping rule; auto = wmv for denoise (best in bench/stopping.py), none "
+                        "otherwise; patience "
                         "is a fifth of --steps (at least 50)")
     p.add_argument("--ensemble", type=_positive_int, default=1, metavar="K",
                    help="fit K seeds at once (vmapped) and write mean, std and error maps")
@@ -82,7 +83,7 @@ def make_stopping(name: str, task: str, steps: int):
     from jaxdip.stopping import EMV, WMV, SelfValidation
 
     if name == "auto":
-        name = "emv" if task == "denoise" else "none"
+        name = "wmv" if task == "denoise" else "none"
     patience = max(50, steps // 5)
     if name == "emv":
         return EMV(alpha=0.1, patience=patience, start=min(100, steps // 10))

@@ -28,8 +28,11 @@ def test_stopping_quick_writes_json(tmp_path):
         med = r["s_per_step"]
         assert set(med) == {"none", "WMV", "EMV", "SV"} and min(med.values()) > 0
         assert all(len(v) == over["setting"]["repeats"] for v in r["s_per_step_all"].values())
+        cpu = r["cpu_s_per_step"]
+        assert set(cpu) == set(med) and min(cpu.values()) > 0
         for name in ("WMV", "EMV", "SV"):
             assert math.isclose(r["overhead_pct"][name], 100 * (med[name] / med["none"] - 1))
+            assert math.isclose(r["cpu_overhead_pct"][name], 100 * (cpu[name] / cpu["none"] - 1))
     assert set(over["target_met"]) == {"WMV", "EMV"}
 
     st = data["study"]
