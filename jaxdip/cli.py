@@ -142,10 +142,14 @@ def main(argv: list[str] | None = None) -> int:
         return _run_ensemble(args, problem, model, steps, k_fit, options)
     result = fit(k_fit, model, problem.operator, problem.y, steps=steps,
                  progress=not args.quiet, **options)
-    if result.x_detected is not None:
+    # The output average is the reference DIP output where it is used (it stays frozen after a
+    # stop); otherwise the stopping rule's detected iterate, else the final output.
+    if problem.fit_options.get("ema"):
+        x_out = result.x_ema
+    elif result.x_detected is not None:
         x_out = result.x_detected
     else:
-        x_out = result.x_ema if problem.fit_options.get("ema") else result.x
+        x_out = result.x
     x_final = np.asarray(problem.to_image(x_out))
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -176,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
             round(float(psnr(problem.degraded, x_true)), 3)
             if problem.degraded.shape == tuple(x_true.shape) else None
         )
+        if result.x_detected is not None:
+            x_det = np.asarray(problem.to_image(result.x_detected))
+            metrics["psnr_detected_iterate"] = round(float(psnr(x_det, x_true)), 3)
         if result.best_psnr is not None:
             metrics["best_step_psnr"] = round(result.best_psnr, 3)
     write_json(out / "metrics.json", metrics)
