@@ -38,25 +38,15 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.metadata
 import os
 import platform
 import time
 
+from _common import load_average, version
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "results", "ensemble_cpu.json")
 TARGET_SPEEDUP_K8 = 1.2
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _load() -> list[float]:
-    return [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else []
 
 
 def _timed(fn):
@@ -100,7 +90,7 @@ def bench(args) -> dict:
     for k in args.ks:
         keys = jax.random.split(jax.random.key(k), k)
         warm_keys = jax.random.split(jax.random.key(1000 + k), k)
-        load_before = _load()
+        load_before = load_average()
         vmap_first = _timed(lambda: vmapped(warm_keys, chunk))  # compiles the K-member program
         vmap_times, seq_times = [], []
         for _ in range(args.repeats):  # alternate, so that both see the same load; keep the best
@@ -125,7 +115,7 @@ def bench(args) -> dict:
             "vmapped_first_call_s": vmap_first,
             "vmapped_compile_s": max(0.0, vmap_first - t_vmap * chunk / steps),
             "load_before": load_before,
-            "load_after": _load(),
+            "load_after": load_average(),
         }
         rows.append(row)
         print(
@@ -145,16 +135,16 @@ def bench(args) -> dict:
             "processor": platform.processor() or platform.machine(),
             "cpu_count": os.cpu_count(),
             "load_start": args.load_start,
-            "load_end": _load(),
+            "load_end": load_average(),
         },
         "device": str(jax.devices()[0].device_kind),
         "backend": jax.default_backend(),
         "versions": {
             "python": platform.python_version(),
-            "jax": _version("jax"),
-            "jaxlib": _version("jaxlib"),
-            "flax": _version("flax"),
-            "optax": _version("optax"),
+            "jax": version("jax"),
+            "jaxlib": version("jaxlib"),
+            "flax": version("flax"),
+            "optax": version("optax"),
         },
         "setting": {
             "task": "denoise",
@@ -208,7 +198,7 @@ def main(argv=None) -> dict:
             f"--ks, --steps, --chunk, --repeats: expected positive integers with --steps a "
             f"multiple of --chunk, got {args.ks}, {args.steps}, {args.chunk}, {args.repeats}"
         )
-    args.load_start = _load()
+    args.load_start = load_average()
 
     from jaxdip.io import write_json
 

@@ -44,11 +44,12 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.metadata
 import os
 import platform
 import sys
 import time
+
+from _common import load_average, version
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "results", "stopping_cpu.json")
@@ -62,17 +63,6 @@ NOISE_LEVELS = {
     "speckle": {"low": 0.24, "high": 0.52},
 }
 NOISE_PARAMETER = {"gaussian": "std", "shot": "photons", "impulse": "fraction", "speckle": "std"}
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _load() -> list[float]:
-    return [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else []
 
 
 def variants(steps: int) -> dict:
@@ -168,7 +158,7 @@ def overhead(args) -> dict:
             print(f"  {size}px {name}: first call {first[name]:.1f} s", flush=True)
         times = {name: [] for name in names}
         cpu = {name: [] for name in names}
-        load_before = _load()
+        load_before = load_average()
         for r in range(args.repeats):
             order = names[r % len(names) :] + names[: r % len(names)]
             for name in order:
@@ -189,7 +179,7 @@ def overhead(args) -> dict:
             "cpu_overhead_pct": {n: 100.0 * (med_cpu[n] / med_cpu["none"] - 1.0) for n in rules_only},
             "first_call_s": first,
             "load_before": load_before,
-            "load_after": _load(),
+            "load_after": load_average(),
         }
         rows.append(row)
         print(
@@ -431,7 +421,7 @@ def main(argv=None) -> dict:
 
     from jaxdip.io import write_json
 
-    load_start = _load()
+    load_start = load_average()
     t0 = time.perf_counter()
     result = {
         "benchmark": "stopping",
@@ -446,10 +436,10 @@ def main(argv=None) -> dict:
         "backend": jax.default_backend(),
         "versions": {
             "python": platform.python_version(),
-            "jax": _version("jax"),
-            "jaxlib": _version("jaxlib"),
-            "flax": _version("flax"),
-            "optax": _version("optax"),
+            "jax": version("jax"),
+            "jaxlib": version("jaxlib"),
+            "flax": version("flax"),
+            "optax": version("optax"),
         },
         "quick": args.quick,
         "command": " ".join(["python", "bench/stopping.py", *(sys.argv[1:] if argv is None else argv)]),
@@ -458,7 +448,7 @@ def main(argv=None) -> dict:
         result["overhead"] = overhead(args)
     if "study" in args.parts:
         result["study"] = study(args)
-    result["machine"]["load_end"] = _load()
+    result["machine"]["load_end"] = load_average()
     result["total_s"] = time.perf_counter() - t0
     write_json(args.out, result)
     print(f"wrote {args.out} ({result['total_s']:.0f} s)")
