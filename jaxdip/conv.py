@@ -5,21 +5,25 @@ One image per call: ``x`` is ``(H, W, C_in)``, ``kernel`` is ``(kh, kw, C_in, C_
 convolution itself is 'VALID' with an integer stride. This is cross-correlation, as in PyTorch.
 
 On GPU/TPU the convolution is ``lax.conv_general_dilated``. On CPU, where XLA's convolution
-(above all its weight gradient) is several times slower than the matrix multiply it could be, the
-convolution is written as matrix multiplies (the backend is read at trace time):
+(above all its gradients) runs at a fraction of the machine's matrix-multiply rate, it is written as
+one matrix product per stride phase, with plain ``jnp`` ops so that JAX differentiates it (both
+modes) and XLA fuses the data movement (the backend is read at trace time):
 
-* stride ``s > 1`` becomes a stride-1 convolution by space-to-depth: the input is cut into
-  ``s x s`` phases stacked on the channel axis and the kernel (zero-padded to a multiple of ``s``)
-  is rearranged to match, ``ceil(k/s) x ceil(k/s)`` taps of ``s^2 C_in`` channels;
-* a ``1 x 1`` kernel is one matrix product ``(H W, C_in) @ (C_in, C_out)``;
-* a ``k x k`` stride-1 kernel uses the flattened-row trick: with ``x`` flattened to
-  ``(H W, C_in)``, tap ``(u, v)`` reads the contiguous rows ``[u W + v, u W + v + H_o W)``, so the
-  output over a ``W``-wide grid is ``P @ K`` with ``P = [X[rows_uv]]_{u,v}`` the
-  ``(H_o W, k^2 C_in)`` patch matrix and ``K`` reshaped to ``(k^2 C_in, C_out)`` (the last
-  ``k - 1`` columns of each output row are discarded): one large matrix product instead of XLA's
-  convolution. Its custom VJP computes the input gradient as the same product on the zero-padded
-  cotangent with the flipped, transposed kernel (a full correlation) and the kernel gradient as
-  ``P^T G`` with ``G`` the cotangent widened to ``W`` columns by zeros.
+* column taps: ``xc[r, j] = [x[r, s j + v]]_{v < kw}``, an ``(H, W_o, kw C_in)`` array (``kw``
+  strided slices concatenated on the channel axis: ``kw`` times the input, not ``kh kw`` as in
+  im2col);
+* row taps by output shifts: for each stride phase ``p < s``, the rows ``xc[p + s m]`` are
+  multiplied at once by the kernel rows ``u = p + s a`` stacked side by side,
+  ``Y_p = xc[p::s] @ [K_u]_a`` with ``K_u`` of shape ``(kw C_in, C_out)``, and
+  ``out[i] = sum_{p, a} Y_p[i + a, a]``.
+
+Every multiply-add is one the convolution needs (no zero taps for strides, no discarded columns);
+the products are ``(H_p W_o, kw C_in) @ (kw C_in, ceil(kh / s) C_out)`` with ``H_p ~ H / s``,
+large enough for XLA:CPU's matrix kernels to run near the machine's peak, and the copies are
+``xc`` (``kw`` times the input) and the shifted sums, which XLA fuses with the padding and
+normalisation around them. Measured on a 2-core AVX-512 CPU for the DIP skip net at 256x256
+(``bench/step_time.py``): 0.91 s per Adam step against 1.18 s for a 9-tap im2col with a custom VJP
+and PyTorch's 0.92 s.
 
 Example:
     >>> import jax.numpy as jnp
@@ -29,8 +33,6 @@ Example:
 """
 
 from __future__ import annotations
-
-import math
 
 import jax
 import jax.numpy as jnp
@@ -87,74 +89,23 @@ def _conv_lax(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
 
 
 def _conv_cpu(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
-    """Matrix-multiply formulation for CPU (see the module docstring)."""
+    """Column taps and one matrix product per stride phase (see the module docstring)."""
     kh, kw, cin, cout = kernel.shape
-    ho = (x.shape[0] - kh) // stride + 1
-    wo = (x.shape[1] - kw) // stride + 1
-    if stride > 1:
-        x, kernel = _space_to_depth(x, kernel, stride, ho, wo)
-        kh, kw = kernel.shape[:2]
-    x = x[: ho + kh - 1, : wo + kw - 1]
-    if kh == 1 and kw == 1:
-        return jnp.einsum("hwc,co->hwo", x, kernel[0, 0])
-    return _conv_rows(x, kernel)
-
-
-def _space_to_depth(
-    x: jax.Array, kernel: jax.Array, s: int, ho: int, wo: int
-) -> tuple[jax.Array, jax.Array]:
-    """Rewrite a stride-``s`` valid convolution as a stride-1 one on ``s x s`` phases.
-
-    ``x[s i + u, s j + v] = xs[i + a, j + b, (p, q, c)]`` with ``u = s a + p``, ``v = s b + q``.
-    """
-    kh, kw, cin, cout = kernel.shape
-    th, tw = math.ceil(kh / s), math.ceil(kw / s)
-    kernel = jnp.pad(kernel, ((0, th * s - kh), (0, tw * s - kw), (0, 0), (0, 0)))
-    kernel = kernel.reshape(th, s, tw, s, cin, cout).transpose(0, 2, 1, 3, 4, 5)
-    kernel = kernel.reshape(th, tw, s * s * cin, cout)
-    hs, ws = ho + th - 1, wo + tw - 1
-    x = x[: s * hs, : s * ws]
-    x = jnp.pad(x, ((0, s * hs - x.shape[0]), (0, s * ws - x.shape[1]), (0, 0)))
-    x = x.reshape(hs, s, ws, s, cin).transpose(0, 2, 1, 3, 4).reshape(hs, ws, s * s * cin)
-    return x, kernel
-
-
-def _row_patches(x: jax.Array, kh: int, kw: int) -> jax.Array:
-    """``(H_o W, kh kw C_in)`` patch matrix whose column block ``(u, v)`` is ``X[rows_uv]``."""
-    h, w, cin = x.shape
-    n = (h - kh + 1) * w
-    xf = jnp.pad(x.reshape(h * w, cin), ((0, kw - 1), (0, 0)))
-    return jnp.concatenate([xf[u * w + v : u * w + v + n] for u in range(kh) for v in range(kw)], -1)
-
-
-def _rows_forward(x: jax.Array, kernel: jax.Array) -> jax.Array:
-    """Stride-1 valid correlation as one product of the row-window patches with the kernel."""
     h, w, _ = x.shape
-    kh, kw, _, cout = kernel.shape
-    ho, wo = h - kh + 1, w - kw + 1
-    out = _row_patches(x, kh, kw) @ kernel.reshape(-1, cout)
-    return out.reshape(ho, w, cout)[:, :wo]
-
-
-@jax.custom_vjp
-def _conv_rows(x: jax.Array, kernel: jax.Array) -> jax.Array:
-    return _rows_forward(x, kernel)
-
-
-def _conv_rows_fwd(x, kernel):
-    return _rows_forward(x, kernel), (x, kernel)
-
-
-def _conv_rows_bwd(res, g):
-    # Patches are recomputed rather than saved: they are kh kw times the size of x.
-    x, kernel = res
-    h, w, cin = x.shape
-    kh, kw, _, cout = kernel.shape
-    g_pad = jnp.pad(g, ((kh - 1, kh - 1), (kw - 1, kw - 1), (0, 0)))
-    dx = _rows_forward(g_pad, kernel[::-1, ::-1].transpose(0, 1, 3, 2))
-    gw = jnp.pad(g, ((0, 0), (0, kw - 1), (0, 0))).reshape(-1, cout)
-    dk = (_row_patches(x, kh, kw).T @ gw).reshape(kh, kw, cin, cout)
-    return dx, dk
-
-
-_conv_rows.defvjp(_conv_rows_fwd, _conv_rows_bwd)
+    s = stride
+    ho = (h - kh) // s + 1
+    wo = (w - kw) // s + 1
+    cols = [jax.lax.slice(x, (0, v, 0), (h, v + s * (wo - 1) + 1, cin), (1, s, 1)) for v in range(kw)]
+    xc = jnp.concatenate(cols, axis=-1) if kw > 1 else cols[0]
+    krows = kernel.reshape(kh, kw * cin, cout)
+    out = None
+    for p in range(min(s, kh)):
+        taps = range(p, kh, s)
+        m = ho + len(taps) - 1
+        rows = jax.lax.slice(xc, (p, 0, 0), (p + s * (m - 1) + 1, wo, kw * cin), (s, 1, 1))
+        kp = jnp.concatenate([krows[u] for u in taps], axis=1)
+        y = jnp.dot(rows.reshape(m * wo, kw * cin), kp).reshape(m, wo, len(taps), cout)
+        for a in range(len(taps)):
+            term = y[a : a + ho, :, a]
+            out = term if out is None else out + term
+    return out

@@ -190,7 +190,7 @@ def jvp(f: Callable, params: Any, v: Any) -> jax.Array:
 
     Evaluated as the transpose of the reverse-mode map ``u -> J^T u`` (``jax.linear_transpose`` of
     the ``jax.vjp`` pullback): exact like ``jax.jvp``, and it also works through layers that define
-    only a custom VJP (``jaxdip.conv.conv2d`` on CPU), where forward mode raises.
+    only a custom VJP (``jax.custom_vjp``), where forward mode raises.
 
     Args:
         f: a function ``params -> array``.

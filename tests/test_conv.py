@@ -75,6 +75,17 @@ def test_jit_vmap_and_second_order():
     np.testing.assert_allclose(hvp(conv2d), hvp(_reference), rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("k,stride", [(3, 1), (3, 2), (1, 2)])
+def test_forward_mode_matches_lax(k, stride):
+    # The CPU formulation is plain jnp, so jax.jvp (forward mode) goes through it.
+    x, kernel, bias, _ = _data(12, 10, 6, 4, k, seed=3)
+    dx, dk, _, _ = _data(12, 10, 6, 4, k, seed=4)
+    got = jax.jvp(lambda x, k_: _conv_cpu(x, k_, stride), (x, kernel), (dx, dk))
+    want = jax.jvp(lambda x, k_: _reference(x, k_, 0.0, stride), (x, kernel), (dx, dk))
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
 def test_no_bias_and_output_shape():
     x = jnp.ones((7, 8, 3))
     out = conv2d(x, jnp.ones((3, 3, 3, 2)), stride=2)

@@ -166,7 +166,7 @@ def test_complex_measurement_is_treated_as_real_pairs():
     assert ntk_gram(f, params).shape == (128, 128)
 
 
-def test_skip_generator_custom_vjp_conv_and_no_recompile():
+def test_skip_generator_jvp_matches_jacobian_and_no_recompile():
     from jaxdip.models.skip import Skip
 
     net = Skip(channels_down=(4,), channels_up=(4,), channels_skip=(2,), rngs=nnx.Rngs(0))
