@@ -1,23 +1,54 @@
-"""Step time of jaxdip generators against their PyTorch ports, side by side on one machine.
+"""Step time of jaxdip generators against PyTorch and deepinv, side by side on one machine.
 
 One step = forward, MSE loss against a fixed target, backward, Adam update (lr 0.01), on one image.
-Every (model, size, framework) runs in a fresh subprocess pinned to the same CPU cores with the same
-thread count, so peak memory (``ru_maxrss``) is that run's own. Inputs and targets are the same
-numbers for both frameworks (numpy, seed 0). Reported per (model, size):
+Frameworks (``--frameworks``):
 
-* ``jax_s`` / ``torch_s``: median seconds per step over ``--repeats`` steps after ``--warmup``
-  untimed steps; ``ratio = jax_s / torch_s`` (null when torch is missing or has no port);
-* ``jax_compile_s``: wall time of the first call of the jitted step (trace + compile + run);
-  ``torch_first_step_s``: the first eager step, for comparison;
-* ``jax_peak_rss_mb`` / ``torch_peak_rss_mb``: peak resident memory of the subprocess.
+* ``jax``: jaxdip's Flax NNX model; ``--chunk`` steps (default 10) per jitted call as one
+  ``lax.scan``, the way ``jaxdip.fit`` runs them, and the per-step time is the call's time divided
+  by ``chunk``. ``--chunk 1`` times one jitted step per call instead: XLA:CPU then allocates the
+  step's temporary buffers afresh on every call and the kernel zero-fills their pages (about 0.9 GB
+  and 0.3 s of system time per step for skip at 256), which a scan pays once per chunk;
+* ``torch``: the eager PyTorch ports of ``torch_skip.py`` (skip and deep_decoder);
+* ``deepinv``: conv_decoder only: ``deepinv.models.ConvDecoder`` with jaxdip's default sizes, fitted
+  by deepinv's user-facing loop ``deepinv.models.DeepImagePrior`` (see ``deepinv_worker.py``). It
+  runs in the interpreter given by ``--deepinv-python`` (default: ``$JAXDIP_DEEPINV_PYTHON``, else
+  this interpreter if it can ``import deepinv``; failing both, deepinv is skipped with a note on
+  stderr and its fields are null), since deepinv needs a torchvision build jaxdip's venv lacks.
+
+Every (model, size, framework) runs in a fresh subprocess pinned to the same CPU cores with the same
+thread count. Inputs and targets are the same numbers for every framework (``_data``, numpy seed 0).
+Reported per (model, size), with ``F`` one of jax / torch / deepinv (null where F did not run):
+
+* ``F_s``: median seconds per step over ``--repeats`` timed calls after ``--warmup`` untimed ones
+  (``F_times``: all of them; a jax call is ``chunk`` steps); ``ratio = jax_s / torch_s``,
+  ``deepinv_ratio = jax_s / deepinv_s``;
+* ``jax_compile_s``: time to the compiled program, ``jax_trace_s`` (trace and lower) plus
+  ``jax_xla_compile_s`` (XLA); ``jax_first_run_s``: its first call (``chunk`` steps);
+  ``torch_first_step_s`` / ``deepinv_first_step_s``: the first eager step, for comparison;
+* memory of the worker process, MB: ``F_peak_rss_mb`` is the peak over the whole run (``ru_maxrss``;
+  for JAX mostly the XLA compiler's); ``F_base_rss_mb`` the resident set after imports, model build
+  and data, before the first step; ``F_step_peak_rss_mb`` the peak while fitting: over the steps
+  after the first (warm-up and timed). Linux only: after the first step, freed heap is handed back
+  to the OS (glibc ``malloc_trim``: the compiler's, say) and the kernel's high-water mark is reset
+  (``5`` into ``/proc/self/clear_refs``); ``VmHWM`` is read after the last timed step. Resetting
+  before the warm-up rather than after it puts the page faults that refill trimmed memory in the
+  warm-up, not in the timed steps. Where this is impossible the field is null (``rss_note``: why);
+  ``jax_xla_temp_mb`` / ``jax_xla_argument_mb`` / ``jax_xla_output_mb``: the compiled step's own
+  buffers from XLA's ``memory_analysis()``;
+* ``F_params``: parameter counts (jaxdip's ConvDecoder and deepinv's must agree; a mismatch is
+  reported on stderr); ``deepinv_version``.
 
 Usage::
 
     python bench/step_time.py                       # skip, deep_decoder, conv_decoder at 128, 256
     python bench/step_time.py --sizes 128 256 512 --models skip --repeats 5
     python bench/step_time.py --quick --sizes 32 --frameworks jax --out /tmp/t.json
+    python bench/step_time.py --models conv_decoder --frameworks jax deepinv \\
+        --deepinv-python ../venv-deepinv/bin/python
 
 Results go to ``bench/results/step_time_cpu.json`` (written atomically) unless ``--out`` is given.
+This module imports only the standard library at top level (numpy inside ``_data``):
+``deepinv_worker.py`` imports its helpers in an interpreter without jax.
 """
 
 from __future__ import annotations
@@ -36,7 +67,13 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "results", "step_time_cpu.json")
 MODELS = ("skip", "deep_decoder", "conv_decoder")
+FRAMEWORKS = ("jax", "torch", "deepinv")
 TORCH_MODELS = ("skip", "deep_decoder")
+DEEPINV_MODELS = ("conv_decoder",)
+DEEPINV_ENV = "JAXDIP_DEEPINV_PYTHON"
+DEEPINV_WORKER = os.path.join(HERE, "deepinv_worker.py")
+# jaxdip.models.conv_decoder.ConvDecoder defaults, which the deepinv model is built with.
+CONV_DECODER = {"in_hw": (8, 4), "channels": 160, "num_layers": 8, "out_channels": 2}
 
 
 def _pin(threads: int) -> None:
@@ -47,7 +84,7 @@ def _pin(threads: int) -> None:
 
 
 def _data(model: str, size: int):
-    """Input code and target (numpy float32, HWC) shared by both frameworks."""
+    """Input code and target (numpy float32, HWC) shared by all frameworks."""
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -58,8 +95,9 @@ def _data(model: str, size: int):
         z = rng.uniform(0, 0.1, (size // 32, size // 32, 64))
         y = rng.uniform(0, 1, (size, size, 3))
     else:
-        z = rng.uniform(0, 1, (8, 4, 160))
-        y = rng.normal(0, 1, (size, size, 2))
+        h0, w0 = CONV_DECODER["in_hw"]
+        z = rng.uniform(0, 1, (h0, w0, CONV_DECODER["channels"]))
+        y = rng.normal(0, 1, (size, size, CONV_DECODER["out_channels"]))
     return z.astype(np.float32), y.astype(np.float32)
 
 
@@ -70,9 +108,73 @@ def _peak_rss_mb() -> float:
     return kb / 1024.0 if sys.platform != "darwin" else kb / 2**20
 
 
-def _worker_jax(model: str, size: int, warmup: int, repeats: int) -> dict:
+def _status_mb(field: str) -> float | None:
+    """``field`` (``VmRSS``, ``VmHWM``) of ``/proc/self/status`` in MB; None where there is none."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+class Memory:
+    """Resident memory of this worker: process peak, baseline, peak over the steps after the first.
+
+    Call :meth:`base` before the first step, :meth:`steps_start` right after it (before the
+    warm-up) and :meth:`steps_end` right after the last timed step; :meth:`fields` gives the
+    worker's JSON fields.
+    """
+
+    def __init__(self):
+        self.base_mb = self.step_peak_mb = self.peak_before_mb = None
+        self.note = None
+
+    def base(self) -> None:
+        self.base_mb = _status_mb("VmRSS")
+        if self.base_mb is None:
+            self.note = "no /proc/self/status: base and step-peak RSS not measured"
+
+    def steps_start(self) -> None:
+        # Resetting VmHWM also resets ru_maxrss, so the process peak so far is kept first.
+        self.peak_before_mb = _peak_rss_mb()
+        if self.note is not None:
+            return
+        if sys.platform.startswith("linux"):
+            try:  # freed heap (the compiler's, say) would otherwise count as in use
+                import ctypes
+
+                ctypes.CDLL("libc.so.6").malloc_trim(0)
+            except (OSError, AttributeError):
+                pass
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+        except OSError as e:
+            self.note = f"step-peak RSS not measured: cannot reset VmHWM ({e.__class__.__name__})"
+
+    def steps_end(self) -> None:
+        if self.note is None:
+            self.step_peak_mb = _status_mb("VmHWM")
+
+    def fields(self) -> dict:
+        peak = _peak_rss_mb()
+        if self.peak_before_mb is not None:
+            peak = max(peak, self.peak_before_mb)
+        return {
+            "peak_rss_mb": peak,
+            "base_rss_mb": self.base_mb,
+            "step_peak_rss_mb": self.step_peak_mb,
+            "rss_note": self.note,
+        }
+
+
+def _worker_jax(model: str, size: int, warmup: int, repeats: int, chunk: int) -> dict:
     import jax
     import jax.numpy as jnp
+    import numpy as np
     import optax
     from flax import nnx
 
@@ -80,6 +182,7 @@ def _worker_jax(model: str, size: int, warmup: int, repeats: int) -> dict:
     from jaxdip.models.deep_decoder import DeepDecoder
     from jaxdip.models.skip import Skip
 
+    jax.block_until_ready(jnp.zeros(()) + 1)  # start the backend
     rngs = nnx.Rngs(0)
     if model == "skip":
         net = Skip(rngs=rngs)
@@ -88,6 +191,7 @@ def _worker_jax(model: str, size: int, warmup: int, repeats: int) -> dict:
     else:
         net = ConvDecoder(out_hw=(size, size), rngs=rngs)
     graphdef, params = nnx.split(net, nnx.Param)
+    n_params = int(sum(np.size(leaf) for leaf in jax.tree.leaves(params)))
     z, y = (jnp.asarray(a) for a in _data(model, size))
     opt = optax.adam(0.01)
     opt_state = opt.init(params)
@@ -96,23 +200,50 @@ def _worker_jax(model: str, size: int, warmup: int, repeats: int) -> dict:
         out = nnx.merge(graphdef, p)(z)
         return jnp.mean((out - y) ** 2)
 
-    @jax.jit
-    def step(p, s):
+    def one_step(carry, _):
+        p, s = carry
         loss, grads = jax.value_and_grad(loss_fn)(p)
         updates, s = opt.update(grads, s, p)
-        return optax.apply_updates(p, updates), s, loss
+        return (optax.apply_updates(p, updates), s), loss
 
-    t0 = time.perf_counter()
-    params, opt_state, loss = jax.block_until_ready(step(params, opt_state))
-    compile_s = time.perf_counter() - t0
+    @jax.jit
+    def steps(p, s):
+        # ``chunk`` steps as one lax.scan, as jaxdip.fit runs them (its chunks are >= 10 steps).
+        (p, s), losses = jax.lax.scan(one_step, (p, s), None, length=chunk)
+        return p, s, losses[-1]
+
+    mem = Memory()
+    mem.base()
+    # The first call, done ahead of time so that tracing and compiling are timed apart.
+    t_start = time.perf_counter()
+    lowered = steps.lower(params, opt_state)
+    t_lowered = time.perf_counter()
+    compiled = lowered.compile()
+    t_compiled = time.perf_counter()
+    params, opt_state, loss = jax.block_until_ready(compiled(params, opt_state))
+    compile_s = time.perf_counter() - t_start
+    mem.steps_start()
     for _ in range(warmup):
-        params, opt_state, loss = jax.block_until_ready(step(params, opt_state))
+        params, opt_state, loss = jax.block_until_ready(compiled(params, opt_state))
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        params, opt_state, loss = jax.block_until_ready(step(params, opt_state))
-        times.append(time.perf_counter() - t0)
-    return {"times": times, "first_s": compile_s, "loss": float(loss)}
+        params, opt_state, loss = jax.block_until_ready(compiled(params, opt_state))
+        times.append((time.perf_counter() - t0) / chunk)
+    mem.steps_end()
+    res = {
+        "times": times, "first_s": compile_s, "trace_s": t_lowered - t_start,
+        "xla_compile_s": t_compiled - t_lowered, "first_run_s": compile_s - (t_compiled - t_start),
+        "loss": float(loss), "params": n_params, "chunk": chunk,
+    }
+    try:
+        stats = compiled.memory_analysis()
+        for k in ("temp", "argument", "output"):
+            res[f"xla_{k}_mb"] = getattr(stats, f"{k}_size_in_bytes") / 2**20
+    except Exception as e:  # not every backend or version reports it
+        res["xla_note"] = f"memory_analysis unavailable ({e.__class__.__name__})"
+    res.update(mem.fields())
+    return res
 
 
 def _worker_torch(model: str, size: int, warmup: int, repeats: int, threads: int) -> dict:
@@ -134,9 +265,12 @@ def _worker_torch(model: str, size: int, warmup: int, repeats: int, threads: int
         opt.step()
         return loss
 
+    mem = Memory()
+    mem.base()
     t0 = time.perf_counter()
     step()
     first_s = time.perf_counter() - t0
+    mem.steps_start()
     for _ in range(warmup):
         step()
     times = []
@@ -144,18 +278,53 @@ def _worker_torch(model: str, size: int, warmup: int, repeats: int, threads: int
         t0 = time.perf_counter()
         loss = step()
         times.append(time.perf_counter() - t0)
-    return {"times": times, "first_s": first_s, "loss": loss.item()}
+    mem.steps_end()
+    n_params = sum(p.numel() for p in net.parameters())
+    res = {"times": times, "first_s": first_s, "loss": loss.item(), "params": n_params}
+    return {**res, **mem.fields()}
 
 
-def _run_worker(framework, model, size, args) -> dict | None:
-    cmd = [
-        sys.executable, os.path.abspath(__file__), "--worker", framework, model, str(size),
-        "--warmup", str(args.warmup), "--repeats", str(args.repeats), "--threads", str(args.threads),
-    ]
+def _run_worker(framework, model, size, args) -> dict:
+    common = [model, str(size), "--warmup", str(args.warmup), "--repeats", str(args.repeats),
+              "--threads", str(args.threads)]
+    if framework == "deepinv":
+        cmd = [args.deepinv_python, DEEPINV_WORKER, *common]
+    else:
+        cmd = [sys.executable, os.path.abspath(__file__), "--worker", framework, *common,
+               "--chunk", str(args.chunk)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"{framework} {model} {size} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _find_deepinv(path: str | None) -> tuple[str | None, dict]:
+    """The interpreter for the deepinv worker and its versions, or (None, {}) with a note on stderr.
+
+    ``path`` (``--deepinv-python``), else ``$JAXDIP_DEEPINV_PYTHON``, else this interpreter; it is
+    probed by running ``deepinv_worker.py --probe`` there.
+    """
+    source = "--deepinv-python"
+    if not path:
+        path, source = os.environ.get(DEEPINV_ENV), DEEPINV_ENV
+    if not path:
+        path, source = sys.executable, "this interpreter"
+    try:
+        proc = subprocess.run(
+            [path, DEEPINV_WORKER, "--probe"], capture_output=True, text=True, timeout=600
+        )
+        if proc.returncode == 0:
+            return path, json.loads(proc.stdout.strip().splitlines()[-1])
+        why = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError) as e:
+        why = f"{e.__class__.__name__}: {e}"
+    print(
+        f"deepinv not usable with {path} ({source}): {why}\n"
+        f"  skipping deepinv (its fields are null); give --deepinv-python or {DEEPINV_ENV} "
+        "(setup: bench/README.md)",
+        file=sys.stderr,
+    )
+    return None, {}
 
 
 def _median(xs):
@@ -180,34 +349,95 @@ def _write_atomic(path: str, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def _row(model: str, size: int, runs: dict) -> dict:
+    """One JSON row from the worker results ``runs[framework]`` (None where it did not run)."""
+    row = {"model": model, "size": size}
+    for fw in FRAMEWORKS:
+        r = runs.get(fw)
+        row[f"{fw}_s"] = _median(r["times"]) if r else None
+    j, t, d = runs.get("jax"), runs.get("torch"), runs.get("deepinv")
+    row["ratio"] = row["jax_s"] / row["torch_s"] if j and t else None
+    row["deepinv_ratio"] = row["jax_s"] / row["deepinv_s"] if j and d else None
+    row["jax_compile_s"] = j["trace_s"] + j["xla_compile_s"] if j else None
+    for k in ("trace_s", "xla_compile_s", "first_run_s", "chunk"):
+        row[f"jax_{k}"] = j.get(k) if j else None
+    row["torch_first_step_s"] = t["first_s"] if t else None
+    row["deepinv_first_step_s"] = d["first_s"] if d else None
+    for k in ("peak_rss_mb", "step_peak_rss_mb", "base_rss_mb"):
+        for fw in FRAMEWORKS:
+            r = runs.get(fw)
+            row[f"{fw}_{k}"] = r.get(k) if r else None
+    for k in ("xla_temp_mb", "xla_argument_mb", "xla_output_mb"):
+        row[f"jax_{k}"] = j.get(k) if j else None
+    notes = {f"{fw}: {runs[fw][k]}" for fw in FRAMEWORKS if runs.get(fw)
+             for k in ("rss_note", "xla_note") if runs[fw].get(k)}
+    row["rss_note"] = "; ".join(sorted(notes)) or None
+    for fw in FRAMEWORKS:
+        r = runs.get(fw)
+        row[f"{fw}_params"] = r.get("params") if r else None
+    row["deepinv_version"] = d.get("deepinv_version") if d else None
+    for fw in FRAMEWORKS:
+        r = runs.get(fw)
+        row[f"{fw}_times"] = r["times"] if r else None
+    return row
+
+
+def _print_row(row: dict) -> None:
+    fmt = lambda v, f="{:.3f}": "-" if v is None else f.format(v)  # noqa: E731
+
+    def rss(fw):
+        vals = [row[f"{fw}_{k}"] for k in ("peak_rss_mb", "step_peak_rss_mb", "base_rss_mb")]
+        return "-" if vals[0] is None else "/".join(fmt(v, "{:.0f}") for v in vals)
+
+    print(
+        f"{row['model']:13s} {row['size']:4d}  jax {fmt(row['jax_s'])} s  "
+        f"torch {fmt(row['torch_s'])} s  ratio {fmt(row['ratio'], '{:.2f}')}  "
+        f"deepinv {fmt(row['deepinv_s'])} s  ratio {fmt(row['deepinv_ratio'], '{:.2f}')}  "
+        f"compile {fmt(row['jax_compile_s'], '{:.1f}')} s  "
+        f"rss peak/steps/base MB: jax {rss('jax')} torch {rss('torch')} deepinv {rss('deepinv')}",
+        flush=True,
+    )
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", type=int, nargs="+", default=None, help="image sizes (default 128 256)")
     p.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
-    p.add_argument("--frameworks", nargs="+", choices=("jax", "torch"), default=["jax", "torch"])
+    p.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, default=list(FRAMEWORKS))
     p.add_argument("--repeats", type=int, default=5, help="timed steps (median reported)")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps after the first")
-    p.add_argument("--threads", type=int, default=2, help="CPU cores/threads for both frameworks")
+    p.add_argument("--threads", type=int, default=2, help="CPU cores/threads for every framework")
     p.add_argument("--quick", action="store_true", help="smoke test: size 32, 1 repeat, no warm-up")
+    p.add_argument(
+        "--deepinv-python", default=None, metavar="PATH",
+        help=f"interpreter with torch + deepinv for the deepinv worker (default: ${DEEPINV_ENV}, "
+        "else this one if it can import deepinv)",
+    )
+    p.add_argument(
+        "--chunk", type=int, default=10,
+        help="jax: steps per jitted call, run as one lax.scan as jaxdip.fit does (default 10, "
+        "fit's smallest chunk); 1 times one jitted step per call",
+    )
     p.add_argument("--out", default=DEFAULT_OUT, help="JSON output path")
     p.add_argument("--worker", nargs=3, metavar=("FRAMEWORK", "MODEL", "SIZE"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
-        args.repeats, args.warmup = 1, 0
+        args.repeats, args.warmup, args.chunk = 1, 0, min(args.chunk, 2)
         args.sizes = args.sizes or [32]
     args.sizes = args.sizes or [128, 256]
     for s in args.sizes:
         if s < 32 or s % 32:
             p.error(f"--sizes: expected multiples of 32 (5 scales of the skip net), got {s}")
+    if args.repeats < 1 or args.warmup < 0 or args.chunk < 1:
+        p.error("--repeats and --chunk must be >= 1 and --warmup >= 0")
 
     if args.worker:
         framework, model, size = args.worker[0], args.worker[1], int(args.worker[2])
         _pin(args.threads)
         if framework == "jax":
-            res = _worker_jax(model, size, args.warmup, args.repeats)
+            res = _worker_jax(model, size, args.warmup, args.repeats, args.chunk)
         else:
             res = _worker_torch(model, size, args.warmup, args.repeats, args.threads)
-        res["peak_rss_mb"] = _peak_rss_mb()
         print(json.dumps(res))
         return res
 
@@ -217,42 +447,43 @@ def main(argv=None) -> dict:
     has_torch = _version("torch") is not None
     if "torch" in args.frameworks and not has_torch:
         print("torch is not installed: timing jaxdip only (ratios null)", file=sys.stderr)
+    deepinv_info = {}
+    if "deepinv" in args.frameworks and any(m in DEEPINV_MODELS for m in args.models):
+        args.deepinv_python, deepinv_info = _find_deepinv(args.deepinv_python)
+    else:
+        args.deepinv_python = None
     rows = []
     for model in args.models:
         for size in args.sizes:
-            j = _run_worker("jax", model, size, args) if "jax" in args.frameworks else None
-            t = None
+            runs = {}
+            if "jax" in args.frameworks:
+                runs["jax"] = _run_worker("jax", model, size, args)
             # BatchNorm in training mode needs more than one pixel at the coarsest scale.
             torch_ok = model in TORCH_MODELS and not (model == "skip" and size < 64)
             if "torch" in args.frameworks and has_torch and torch_ok:
-                t = _run_worker("torch", model, size, args)
-            row = {
-                "model": model,
-                "size": size,
-                "jax_s": _median(j["times"]) if j else None,
-                "torch_s": _median(t["times"]) if t else None,
-                "ratio": None,
-                "jax_compile_s": j["first_s"] if j else None,
-                "torch_first_step_s": t["first_s"] if t else None,
-                "jax_peak_rss_mb": j["peak_rss_mb"] if j else None,
-                "torch_peak_rss_mb": t["peak_rss_mb"] if t else None,
-                "jax_times": j["times"] if j else None,
-                "torch_times": t["times"] if t else None,
-            }
-            if j and t:
-                row["ratio"] = row["jax_s"] / row["torch_s"]
+                runs["torch"] = _run_worker("torch", model, size, args)
+            if args.deepinv_python and model in DEEPINV_MODELS:
+                runs["deepinv"] = _run_worker("deepinv", model, size, args)
+            row = _row(model, size, runs)
+            if None not in (row["jax_params"], row["deepinv_params"]) and (
+                row["jax_params"] != row["deepinv_params"]
+            ):
+                print(
+                    f"warning: {model} {size}: jaxdip has {row['jax_params']} parameters, "
+                    f"deepinv {row['deepinv_params']}: not the same network",
+                    file=sys.stderr,
+                )
             rows.append(row)
-            fmt = lambda v, f="{:.3f}": "-" if v is None else f.format(v)  # noqa: E731
-            print(
-                f"{model:13s} {size:4d}  jax {fmt(row['jax_s'])} s  torch {fmt(row['torch_s'])} s  "
-                f"ratio {fmt(row['ratio'], '{:.2f}')}  compile {fmt(row['jax_compile_s'], '{:.1f}')} s  "
-                f"rss jax {fmt(row['jax_peak_rss_mb'], '{:.0f}')} MB "
-                f"torch {fmt(row['torch_peak_rss_mb'], '{:.0f}')} MB",
-                flush=True,
-            )
+            _print_row(row)
     result = {
         "benchmark": "step_time",
         "step": "forward + MSE + backward + Adam(lr 0.01), one image",
+        "deepinv_step": (
+            "deepinv.models.DeepImagePrior(ConvDecoder(img_size=(2, H, W), in_size=(8, 4), "
+            "layers=8, channels=160), iterations=1 + warmup + repeats, learning_rate=0.01) on y "
+            "with physics Denoising (A = identity); per-step time between consecutive generator "
+            "forwards (bench/deepinv_worker.py)"
+        ),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": {
             "platform": platform.platform(),
@@ -267,6 +498,8 @@ def main(argv=None) -> dict:
         "threads": args.threads,
         "repeats": args.repeats,
         "warmup": args.warmup,
+        "jax_chunk": args.chunk,
+        "deepinv_python": args.deepinv_python,
         "versions": {
             "python": platform.python_version(),
             "jax": _version("jax"),
@@ -274,6 +507,10 @@ def main(argv=None) -> dict:
             "flax": _version("flax"),
             "optax": _version("optax"),
             "torch": _version("torch"),
+            # The deepinv worker's own interpreter (another venv, as a rule).
+            "deepinv": deepinv_info.get("deepinv"),
+            "deepinv_torch": deepinv_info.get("torch"),
+            "deepinv_python_version": deepinv_info.get("python"),
         },
         "results": rows,
     }
