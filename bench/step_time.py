@@ -4,7 +4,8 @@ One step = forward, MSE loss against a fixed target, backward, Adam update (lr 0
 Frameworks (``--frameworks``):
 
 * ``jax``: jaxdip's Flax NNX model; ``--chunk`` steps (default 10) per jitted call as one
-  ``lax.scan``, the way ``jaxdip.fit`` runs them, and the per-step time is the call's time divided
+  ``lax.scan``, compiled with ``jaxdip.xla_options.compiler_options()`` (``jax_compiler_options``),
+  the way ``jaxdip.fit`` runs them, and the per-step time is the call's time divided
   by ``chunk``. ``--chunk 1`` times one jitted step per call instead: XLA:CPU then allocates the
   step's temporary buffers afresh on every call and the kernel zero-fills their pages (about 0.9 GB
   and 0.3 s of system time per step for skip at 256), which a scan pays once per chunk;
@@ -55,6 +56,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import importlib.metadata
 import json
 import os
@@ -181,6 +183,7 @@ def _worker_jax(model: str, size: int, warmup: int, repeats: int, chunk: int) ->
     from jaxdip.models.conv_decoder import ConvDecoder
     from jaxdip.models.deep_decoder import DeepDecoder
     from jaxdip.models.skip import Skip
+    from jaxdip.xla_options import compiler_options
 
     jax.block_until_ready(jnp.zeros(()) + 1)  # start the backend
     rngs = nnx.Rngs(0)
@@ -206,7 +209,7 @@ def _worker_jax(model: str, size: int, warmup: int, repeats: int, chunk: int) ->
         updates, s = opt.update(grads, s, p)
         return (optax.apply_updates(p, updates), s), loss
 
-    @jax.jit
+    @functools.partial(jax.jit, compiler_options=compiler_options())
     def steps(p, s):
         # ``chunk`` steps as one lax.scan, as jaxdip.fit runs them (its chunks are >= 10 steps).
         (p, s), losses = jax.lax.scan(one_step, (p, s), None, length=chunk)
@@ -235,6 +238,7 @@ def _worker_jax(model: str, size: int, warmup: int, repeats: int, chunk: int) ->
         "times": times, "first_s": compile_s, "trace_s": t_lowered - t_start,
         "xla_compile_s": t_compiled - t_lowered, "first_run_s": compile_s - (t_compiled - t_start),
         "loss": float(loss), "params": n_params, "chunk": chunk,
+        "compiler_options": compiler_options(),
     }
     try:
         stats = compiled.memory_analysis()
@@ -327,6 +331,18 @@ def _find_deepinv(path: str | None) -> tuple[str | None, dict]:
     return None, {}
 
 
+def _cpu_model() -> str | None:
+    """The CPU's model name from /proc/cpuinfo (Linux), else None."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
 def _median(xs):
     xs = sorted(xs)
     n = len(xs)
@@ -359,7 +375,7 @@ def _row(model: str, size: int, runs: dict) -> dict:
     row["ratio"] = row["jax_s"] / row["torch_s"] if j and t else None
     row["deepinv_ratio"] = row["jax_s"] / row["deepinv_s"] if j and d else None
     row["jax_compile_s"] = j["trace_s"] + j["xla_compile_s"] if j else None
-    for k in ("trace_s", "xla_compile_s", "first_run_s", "chunk"):
+    for k in ("trace_s", "xla_compile_s", "first_run_s", "chunk", "compiler_options"):
         row[f"jax_{k}"] = j.get(k) if j else None
     row["torch_first_step_s"] = t["first_s"] if t else None
     row["deepinv_first_step_s"] = d["first_s"] if d else None
@@ -488,6 +504,7 @@ def main(argv=None) -> dict:
         "machine": {
             "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),
+            "cpu_model": _cpu_model(),
             "cpu_count": os.cpu_count(),
             # 1-minute load averages before and after: timings are only comparable on a quiet machine.
             "load_avg_1min_before": load_before[0] if load_before else None,

@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import time
 from typing import Any
@@ -25,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from jaxdip import xla_options
 from jaxdip.fit import FitState, init, output, run
 from jaxdip.operators.base import Operator
 
@@ -57,9 +57,11 @@ class EnsembleResult:
     devices: int
 
 
-@functools.partial(jax.jit, static_argnums=1)
-def _run_members(states: FitState, n: int, max_steps: jax.Array):
+def _run_members_impl(states: FitState, n: int, max_steps: jax.Array):
     return jax.vmap(lambda s: run(s, n, max_steps))(states)
+
+
+_run_members = xla_options.jit(_run_members_impl, static_argnums=1)
 
 
 _outputs = jax.jit(jax.vmap(output))

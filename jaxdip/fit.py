@@ -45,6 +45,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from jaxdip import xla_options
 from jaxdip.losses import get_loss, get_regularizer
 from jaxdip.operators.base import Operator, check_finite, operator_dataclass, static_field
 
@@ -412,9 +413,11 @@ def run(
     return jax.lax.scan(body, state, None, length=n)
 
 
-@functools.partial(jax.jit, static_argnums=1)
-def _run_chunk(state: FitState, n: int, max_steps: jax.Array) -> tuple[FitState, StepAux]:
+def _run_chunk_impl(state: FitState, n: int, max_steps: jax.Array) -> tuple[FitState, StepAux]:
     return run(state, n, max_steps)
+
+
+_run_chunk = xla_options.jit(_run_chunk_impl, static_argnums=1)
 
 
 _output_jit = jax.jit(output)

@@ -1,0 +1,49 @@
+"""jaxdip.xla_options: the CPU options, their opt-out and probe, and that they do not change results."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from jaxdip import xla_options
+from jaxdip.models.skip import Skip
+
+
+@pytest.fixture
+def fresh_cache():
+    xla_options.compiler_options.cache_clear()
+    yield
+    xla_options.compiler_options.cache_clear()
+
+
+def test_cpu_keeps_ynnpack_for_reductions_only(fresh_cache):
+    opts = xla_options.compiler_options()
+    if jax.default_backend() != "cpu":
+        assert opts == {}
+    else:
+        assert opts == {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_REDUCE"}
+
+
+def test_env_opt_out_and_rejected_option_give_empty(fresh_cache, monkeypatch):
+    monkeypatch.setenv("JAXDIP_XLA_OPTIONS", "0")
+    assert xla_options.compiler_options() == {}
+    xla_options.compiler_options.cache_clear()
+    monkeypatch.delenv("JAXDIP_XLA_OPTIONS")
+    monkeypatch.setattr(xla_options, "_CPU_OPTIONS", {"xla_cpu_no_such_option_for_test": "1"})
+    assert xla_options.compiler_options() == {}
+
+
+def test_jit_matches_plain_jit_on_a_skip_gradient():
+    net = Skip(channels_down=(8, 8), channels_up=(8, 8), channels_skip=(2, 2), rngs=nnx.Rngs(0))
+    graphdef, params = nnx.split(net, nnx.Param)
+    z = net.make_input(jax.random.key(1), (16, 16))
+
+    def loss(p, scale):
+        return scale * jnp.mean(nnx.merge(graphdef, p)(z) ** 2)
+
+    grad = jax.grad(loss)
+    got = xla_options.jit(grad, static_argnums=1)(params, 2.0)
+    want = jax.jit(grad, static_argnums=1)(params, 2.0)
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
