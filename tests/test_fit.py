@@ -80,6 +80,21 @@ def test_nan_guard_keeps_last_finite_iterate():
     assert len(res.history["loss"]) == res.diverged_step
 
 
+def test_nan_guard_catches_a_non_finite_gradient_with_a_finite_loss():
+    y = _target()
+
+    def loss(pred, target):
+        # Finite value, NaN gradient from the first step: d sqrt(u)/du = inf at u = 0, times 0.
+        u = jnp.abs(pred[0, 0, 0] - jax.lax.stop_gradient(pred[0, 0, 0]))
+        return jnp.mean((pred - target) ** 2) + jnp.sqrt(u)
+
+    with pytest.warns(RuntimeWarning, match="not finite"):
+        res = engine.fit(jax.random.key(0), TinyNet, Identity(y.shape), y, steps=20, loss=loss,
+                         progress=False)
+    assert res.diverged_step == 0 and res.steps == 0
+    assert np.all(np.isfinite(res.x))
+
+
 def test_run_inside_user_jit_and_vmap_matches_sequential():
     y = _target()
     A = Identity(y.shape)
