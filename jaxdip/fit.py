@@ -166,6 +166,22 @@ def _default_out_hw(operator: Operator) -> tuple[int, int]:
     return shape[0], shape[1]
 
 
+# Everything array-valued in a new FitState is built in one compiled program (on CPU every eager op
+# is compiled separately, which costs far more than the work), cached across calls with the same
+# model factory, graph, shapes and optimizer: reuse the optimizer object to avoid recompiling.
+@functools.partial(
+    jax.jit, static_argnames=("factory", "graphdef", "out_hw", "in_shape", "optimizer", "optimize")
+)
+def _build(k_model, k_code, k_stop, params, others, code, stopping, *, factory, graphdef, out_hw,
+           in_shape, optimizer, optimize):
+    if params is None:
+        _, params, others = nnx.split(_as_module(k_model, factory), nnx.Param, ...)
+    z = nnx.merge(graphdef, params, others).make_input(k_code, out_hw) if code is None else code
+    x0 = jnp.zeros(in_shape, jnp.float32)
+    stop_state = None if stopping is None else stopping.init(k_stop, x0)
+    return params, others, z, optimizer.init(_trainable(params, z, optimize)), stop_state
+
+
 def init(
     key: jax.Array,
     model: Any,
@@ -245,18 +261,11 @@ def init(
     out_hw = _default_out_hw(operator) if input_code is None else None
     code = None if input_code is None else jnp.asarray(input_code)
 
-    # Everything array-valued is built in one compiled program: on CPU every eager op would be
-    # compiled separately, which costs far more than the work itself.
-    @jax.jit
-    def build(k_model, k_code, k_stop, params, others, code):
-        if params is None:
-            _, params, others = nnx.split(_as_module(k_model, model), nnx.Param, ...)
-        z = nnx.merge(graphdef, params, others).make_input(k_code, out_hw) if code is None else code
-        x0 = jnp.zeros(operator.in_shape, jnp.float32)
-        stop_state = None if stopping is None else stopping.init(k_stop, x0)
-        return params, others, z, optimizer.init(_trainable(params, z, optimize)), stop_state
-
-    params, others, z, opt_state, stop_state = build(k_model, k_code, k_stop, params, others, code)
+    params, others, z, opt_state, stop_state = _build(
+        k_model, k_code, k_stop, params, others, code, stopping,
+        factory=None if isinstance(model, nnx.Module) else model, graphdef=graphdef, out_hw=out_hw,
+        in_shape=tuple(operator.in_shape), optimizer=optimizer, optimize=optimize,
+    )
     out = jax.eval_shape(lambda p, o, c: nnx.merge(graphdef, p, o)(c), params, others, z)
     if tuple(out.shape) != tuple(operator.in_shape):
         raise ValueError(
