@@ -57,14 +57,14 @@ from __future__ import annotations
 import argparse
 import datetime
 import functools
-import importlib.metadata
 import json
 import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
+
+from _common import version  # standard library only, like the rest of this module's top level
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "results", "step_time_cpu.json")
@@ -349,22 +349,6 @@ def _median(xs):
     return xs[n // 2] if n % 2 else 0.5 * (xs[n // 2 - 1] + xs[n // 2])
 
 
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _write_atomic(path: str, data: dict) -> None:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
 def _row(model: str, size: int, runs: dict) -> dict:
     """One JSON row from the worker results ``runs[framework]`` (None where it did not run)."""
     row = {"model": model, "size": size}
@@ -460,7 +444,7 @@ def main(argv=None) -> dict:
     import jax
 
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
-    has_torch = _version("torch") is not None
+    has_torch = version("torch") is not None
     if "torch" in args.frameworks and not has_torch:
         print("torch is not installed: timing jaxdip only (ratios null)", file=sys.stderr)
     deepinv_info = {}
@@ -519,11 +503,11 @@ def main(argv=None) -> dict:
         "deepinv_python": args.deepinv_python,
         "versions": {
             "python": platform.python_version(),
-            "jax": _version("jax"),
-            "jaxlib": _version("jaxlib"),
-            "flax": _version("flax"),
-            "optax": _version("optax"),
-            "torch": _version("torch"),
+            "jax": version("jax"),
+            "jaxlib": version("jaxlib"),
+            "flax": version("flax"),
+            "optax": version("optax"),
+            "torch": version("torch"),
             # The deepinv worker's own interpreter (another venv, as a rule).
             "deepinv": deepinv_info.get("deepinv"),
             "deepinv_torch": deepinv_info.get("torch"),
@@ -531,7 +515,9 @@ def main(argv=None) -> dict:
         },
         "results": rows,
     }
-    _write_atomic(args.out, result)
+    from jaxdip.io import write_json
+
+    write_json(args.out, result)
     return result
 
 
