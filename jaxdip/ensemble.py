@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from typing import Any
@@ -57,11 +58,9 @@ class EnsembleResult:
     devices: int
 
 
-def _run_members_impl(states: FitState, n: int, max_steps: jax.Array):
+@functools.partial(xla_options.jit, static_argnums=1)
+def _run_members(states: FitState, n: int, max_steps: jax.Array):
     return jax.vmap(lambda s: run(s, n, max_steps))(states)
-
-
-_run_members = xla_options.jit(_run_members_impl, static_argnums=1)
 
 
 _outputs = jax.jit(jax.vmap(output))

@@ -424,11 +424,9 @@ def run(
     return jax.lax.scan(body, state, None, length=n)
 
 
-def _run_chunk_impl(state: FitState, n: int, max_steps: jax.Array) -> tuple[FitState, StepAux]:
+@functools.partial(xla_options.jit, static_argnums=1)
+def _run_chunk(state: FitState, n: int, max_steps: jax.Array) -> tuple[FitState, StepAux]:
     return run(state, n, max_steps)
-
-
-_run_chunk = xla_options.jit(_run_chunk_impl, static_argnums=1)
 
 
 _output_jit = jax.jit(output)
