@@ -8,6 +8,7 @@ from flax import nnx
 
 from jaxdip.models.layers import (
     ChannelNorm,
+    channel_norm,
     Conv2d,
     Dense,
     count_params,
@@ -114,6 +115,33 @@ def test_channel_norm_matches_batchnorm_formula():
     ref = (x - x.mean((0, 1))) / np.sqrt(x.var((0, 1)) + 1e-5)
     np.testing.assert_allclose(got, ref, atol=1e-4)
     assert count_params(norm) == 8
+
+
+def test_channel_norm_derivatives_match_autodiff_of_the_formula():
+    # The hand-written JVP (and the VJP JAX transposes from it) against JAX differentiating the
+    # plain formula; float64 so that a wrong term (e.g. a dropped mean(dx) or x_hat * mean(x_hat dx))
+    # shows far above rounding.
+    with jax.enable_x64(True):
+        rng = np.random.default_rng(3)
+        x, dx, ct = (jnp.asarray(rng.normal(1.0, 2.0, size=(7, 5, 3))) for _ in range(3))
+        scale, dscale, shift, dshift = (jnp.asarray(rng.normal(size=3)) for _ in range(4))
+
+        def plain(x, scale, shift):
+            mean = x.mean((0, 1))
+            return (x - mean) / jnp.sqrt(((x - mean) ** 2).mean((0, 1)) + 1e-5) * scale + shift
+
+        def custom(x, scale, shift):
+            return channel_norm(x, scale, shift, 1e-5)
+
+        args, tans = (x, scale, shift), (dx, dscale, dshift)
+        y_ref, t_ref = jax.jvp(plain, args, tans)
+        y, t = jax.jvp(custom, args, tans)
+        np.testing.assert_allclose(y, y_ref, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(t, t_ref, rtol=1e-10, atol=1e-10)
+        g_ref = jax.vjp(plain, *args)[1](ct)
+        g = jax.vjp(custom, *args)[1](ct)
+        for a, b in zip(g, g_ref):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
 
 
 def test_activation_and_errors():
