@@ -1,17 +1,20 @@
 """2-D convolution primitive used by every jaxdip generator.
 
 One image per call: ``x`` is ``(H, W, C_in)``, ``kernel`` is ``(kh, kw, C_in, C_out)`` (HWIO),
-``bias`` is ``(C_out,)``; padding is done by the caller (reflection padding in DIP), so the
-convolution itself is 'VALID' with an integer stride. This is cross-correlation, as in PyTorch.
+``bias`` is ``(C_out,)``; ``x`` is first padded by ``pad`` on both spatial axes (``padding``:
+``'reflect'``, excluding the edge sample as PyTorch ``ReflectionPad2d``; ``'zero'``;
+``'replicate'``), then convolved 'VALID' with an integer stride. This is cross-correlation, as in
+PyTorch.
 
-On GPU/TPU the convolution is ``lax.conv_general_dilated``. On CPU, where XLA's convolution
+On GPU/TPU it is ``jnp.pad`` and ``lax.conv_general_dilated``. On CPU, where XLA's convolution
 (above all its gradients) runs at a fraction of the machine's matrix-multiply rate, it is written as
 one matrix product per stride phase, with plain ``jnp`` ops so that JAX differentiates it (both
 modes) and XLA fuses the data movement (the backend is read at trace time):
 
-* column taps: ``xc[r, j] = [x[r, s j + v]]_{v < kw}``, an ``(H, W_o, kw C_in)`` array (``kw``
-  strided slices concatenated on the channel axis: ``kw`` times the input, not ``kh kw`` as in
-  im2col);
+* column taps with the padding folded in: ``xc[r, j] = [xp[r, s j + v]]_{v < kw}`` for the padded
+  ``xp``, an ``(H_p, W_o, kw C_in)`` array; the rows are padded first (``jnp.pad``), and each tap
+  ``v`` is read straight from the unpadded columns as strided slices plus the few padded edge
+  columns, so the column-padded array is never built (one pass fewer each way);
 * row taps by output shifts: for each stride phase ``p < s``, the rows ``xc[p + s m]`` are
   multiplied at once by the kernel rows ``u = p + s a`` stacked side by side,
   ``Y_p = xc[p::s] @ [K_u]_a`` with ``K_u`` of shape ``(kw C_in, C_out)``, and
@@ -20,39 +23,56 @@ modes) and XLA fuses the data movement (the backend is read at trace time):
 Every multiply-add is one the convolution needs (no zero taps for strides, no discarded columns);
 the products are ``(H_p W_o, kw C_in) @ (kw C_in, ceil(kh / s) C_out)`` with ``H_p ~ H / s``,
 large enough for XLA:CPU's matrix kernels to run near the machine's peak, and the copies are
-``xc`` (``kw`` times the input) and the shifted sums, which XLA fuses with the padding and
-normalisation around them. Measured on a 2-core AVX-512 CPU for the DIP skip net at 256x256
-(``bench/step_time.py``): 0.91 s per Adam step against 1.18 s for a 9-tap im2col with a custom VJP
-and PyTorch's 0.92 s.
+``xc`` (``kw`` times the input) and the shifted sums, which XLA fuses with the normalisation around
+them. Measured on a 2-core AVX-512 CPU for the DIP skip net at 256x256 (``bench/step_time.py``):
+0.91 s per Adam step against 1.18 s for a 9-tap im2col with a custom VJP and PyTorch's 0.92 s;
+folding the padding into the taps then took the norm-pad-conv chain of its finest scale from 335 to
+300 ms.
 
 Example:
     >>> import jax.numpy as jnp
     >>> from jaxdip.conv import conv2d
     >>> conv2d(jnp.ones((8, 8, 3)), jnp.ones((3, 3, 3, 4)), stride=2).shape
     (3, 3, 4)
+    >>> conv2d(jnp.ones((8, 8, 3)), jnp.ones((3, 3, 3, 4)), pad=1, padding="reflect").shape
+    (8, 8, 4)
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-__all__ = ["conv2d"]
+__all__ = ["conv2d", "PADDINGS"]
+
+
+PADDINGS = {"reflect": "reflect", "zero": "constant", "replicate": "edge"}
+"""Padding modes of :func:`conv2d` and the ``numpy.pad`` / ``jnp.pad`` mode each one is."""
 
 
 def conv2d(
-    x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None, stride: int = 1
+    x: jax.Array,
+    kernel: jax.Array,
+    bias: jax.Array | None = None,
+    stride: int = 1,
+    *,
+    pad: int = 0,
+    padding: str = "zero",
 ) -> jax.Array:
-    """Valid cross-correlation ``out[i, j, o] = sum_{u,v,c} x[s*i+u, s*j+v, c] k[u, v, c, o] + b[o]``.
+    """``out[i, j, o] = sum_{u,v,c} xp[s*i+u, s*j+v, c] k[u, v, c, o] + b[o]``, ``xp`` = padded ``x``.
 
     Args:
         x: input ``(H, W, C_in)``.
-        kernel: ``(kh, kw, C_in, C_out)`` (HWIO), with ``kh <= H`` and ``kw <= W``.
+        kernel: ``(kh, kw, C_in, C_out)`` (HWIO), with ``kh <= H + 2 pad`` and ``kw <= W + 2 pad``.
         bias: optional ``(C_out,)``.
         stride: positive integer stride ``s`` used on both spatial axes.
+        pad: samples added on each side of both spatial axes before the 'VALID' convolution.
+        padding: ``'reflect'``, ``'zero'`` or ``'replicate'`` (``numpy.pad`` ``reflect`` /
+            ``constant`` / ``edge``).
 
     Returns:
-        ``(floor((H - kh) / s) + 1, floor((W - kw) / s) + 1, C_out)``.
+        ``(floor((H + 2 pad - kh) / s) + 1, floor((W + 2 pad - kw) / s) + 1, C_out)``.
     """
     if x.ndim != 3:
         raise ValueError(f"conv2d: x expected shape (H, W, C_in), got {tuple(x.shape)}")
@@ -60,21 +80,34 @@ def conv2d(
         raise ValueError(
             f"conv2d: kernel expected shape (kh, kw, {x.shape[2]}, C_out), got {tuple(kernel.shape)}"
         )
-    if kernel.shape[0] > x.shape[0] or kernel.shape[1] > x.shape[1]:
+    if not isinstance(pad, int) or isinstance(pad, bool) or pad < 0:
+        raise ValueError(f"conv2d: pad expected an int >= 0, got {pad!r}")
+    if padding not in PADDINGS:
+        raise ValueError(f"conv2d: padding expected one of {tuple(PADDINGS)}, got {padding!r}")
+    padded_hw = (x.shape[0] + 2 * pad, x.shape[1] + 2 * pad)
+    if kernel.shape[0] > padded_hw[0] or kernel.shape[1] > padded_hw[1]:
         raise ValueError(
-            f"conv2d: kernel spatial size {kernel.shape[:2]} exceeds x spatial size {x.shape[:2]}"
+            f"conv2d: kernel spatial size {kernel.shape[:2]} exceeds the padded x spatial size "
+            f"{padded_hw}"
         )
     if not isinstance(stride, int) or isinstance(stride, bool) or stride < 1:
         raise ValueError(f"conv2d: stride expected a positive int, got {stride!r}")
     if bias is not None and tuple(bias.shape) != (kernel.shape[3],):
         raise ValueError(f"conv2d: bias expected shape ({kernel.shape[3]},), got {tuple(bias.shape)}")
     if jax.default_backend() == "cpu":
-        out = _conv_cpu(x, kernel, stride)
+        out = _conv_cpu(x, kernel, stride, pad, padding)
     else:
-        out = _conv_lax(x, kernel, stride)
+        out = _conv_lax(_pad_rows_cols(x, pad, padding), kernel, stride)
     if bias is not None:
         out = out + bias
     return out
+
+
+def _pad_rows_cols(x: jax.Array, pad: int, padding: str, axes: tuple[int, ...] = (0, 1)):
+    if pad == 0:
+        return x
+    widths = [(pad, pad) if a in axes else (0, 0) for a in range(x.ndim)]
+    return jnp.pad(x, widths, mode=PADDINGS[padding])
 
 
 def _conv_lax(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
@@ -88,14 +121,46 @@ def _conv_lax(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
     )[0]
 
 
-def _conv_cpu(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
+def _column_tap(x: jax.Array, source: np.ndarray, stride: int) -> jax.Array:
+    """``x[:, source]`` (``source[j] < 0``: a zero column) as a few slices, no gather.
+
+    Runs of ``source`` that step by ``stride`` are one strided slice each (the interior is one run);
+    the padded edges add a column or a block of zeros each.
+    """
+    h, _, c = x.shape
+    pieces = []
+    j, n = 0, len(source)
+    while j < n:
+        k = j + 1
+        if source[j] < 0:
+            while k < n and source[k] < 0:
+                k += 1
+            pieces.append(jnp.zeros((h, k - j, c), x.dtype))
+        else:
+            while k < n and source[k] >= 0 and source[k] - source[k - 1] == stride:
+                k += 1
+            first = int(source[j])
+            last = first + stride * (k - j - 1)
+            pieces.append(jax.lax.slice(x, (0, first, 0), (h, last + 1, c), (1, stride, 1)))
+        j = k
+    return pieces[0] if len(pieces) == 1 else jnp.concatenate(pieces, axis=1)
+
+
+def _conv_cpu(
+    x: jax.Array, kernel: jax.Array, stride: int, pad: int = 0, padding: str = "zero"
+) -> jax.Array:
     """Column taps and one matrix product per stride phase (see the module docstring)."""
     kh, kw, cin, cout = kernel.shape
+    x = _pad_rows_cols(x, pad, padding, axes=(0,))
     h, w, _ = x.shape
     s = stride
     ho = (h - kh) // s + 1
-    wo = (w - kw) // s + 1
-    cols = [jax.lax.slice(x, (0, v, 0), (h, v + s * (wo - 1) + 1, cin), (1, s, 1)) for v in range(kw)]
+    wo = (w + 2 * pad - kw) // s + 1
+    # source[j'] = the column of x that padded column j' holds (-1: a zero of 'zero' padding)
+    mode = PADDINGS[padding]
+    extra = {"constant_values": -1} if mode == "constant" else {}
+    source = np.pad(np.arange(w), pad, mode=mode, **extra)
+    cols = [_column_tap(x, source[v : v + s * (wo - 1) + 1 : s], s) for v in range(kw)]
     xc = jnp.concatenate(cols, axis=-1) if kw > 1 else cols[0]
     krows = kernel.reshape(kh, kw * cin, cout)
     out = None

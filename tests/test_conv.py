@@ -86,6 +86,35 @@ def test_forward_mode_matches_lax(k, stride):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
+PAD_CASES = [
+    (mode, k, stride, pad)
+    for mode in ("reflect", "zero", "replicate")
+    for k, stride, pad in ((3, 1, 1), (3, 2, 1), (5, 1, 2), (4, 3, 2), (3, 1, 4))
+]
+
+
+@pytest.mark.parametrize("mode,k,stride,pad", PAD_CASES)
+def test_padding_folded_into_the_taps_matches_pad_then_lax(mode, k, stride, pad):
+    # pad=4 on a 5x4 image reflects more than once (numpy.pad semantics).
+    x, kernel, bias, _ = _data(5, 4, 3, 2, k, seed=5)
+    np_mode = {"reflect": "reflect", "zero": "constant", "replicate": "edge"}[mode]
+    xp = jnp.asarray(np.pad(np.asarray(x), ((pad, pad), (pad, pad), (0, 0)), mode=np_mode))
+    want = _reference(xp, kernel, bias, stride)
+    got = conv2d(x, kernel, bias, stride, pad=pad, padding=mode)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    cot = jax.random.normal(jax.random.key(6), want.shape)
+    padded = lambda x: jnp.pad(x, ((pad, pad), (pad, pad), (0, 0)), mode=np_mode)  # noqa: E731
+    g_got = jax.grad(lambda x, k_: jnp.sum(conv2d(x, k_, None, stride, pad=pad, padding=mode) * cot), (0, 1))
+    g_want = jax.grad(lambda x, k_: jnp.sum(_reference(padded(x), k_, 0.0, stride) * cot), (0, 1))
+    for name, a, b in zip(("x", "kernel"), g_got(x, kernel), g_want(x, kernel)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4, err_msg=name)
+    dx = jax.random.normal(jax.random.key(7), x.shape)
+    t_got = jax.jvp(lambda x: _conv_cpu(x, kernel, stride, pad, mode), (x,), (dx,))
+    t_want = jax.jvp(lambda x: _reference(padded(x), kernel, 0.0, stride), (x,), (dx,))
+    np.testing.assert_allclose(t_got[1], t_want[1], rtol=1e-4, atol=1e-4)
+
+
 def test_no_bias_and_output_shape():
     x = jnp.ones((7, 8, 3))
     out = conv2d(x, jnp.ones((3, 3, 3, 2)), stride=2)
@@ -98,7 +127,7 @@ def test_no_bias_and_output_shape():
     [
         ((8, 8), (3, 3, 3, 2), 1, None, "x expected shape"),
         ((8, 8, 3), (3, 3, 4, 2), 1, None, "kernel expected shape"),
-        ((2, 8, 3), (3, 3, 3, 2), 1, None, "exceeds x spatial size"),
+        ((2, 8, 3), (3, 3, 3, 2), 1, None, "exceeds the padded x spatial size"),
         ((8, 8, 3), (3, 3, 3, 2), 0, None, "stride expected a positive int"),
         ((8, 8, 3), (3, 3, 3, 2), 1, (3,), "bias expected shape"),
     ],
@@ -107,3 +136,13 @@ def test_errors_name_the_argument(x_shape, k_shape, stride, bias_shape, match):
     bias = None if bias_shape is None else jnp.zeros(bias_shape)
     with pytest.raises(ValueError, match=match):
         conv2d(jnp.zeros(x_shape), jnp.zeros(k_shape), bias, stride)
+
+
+def test_padding_errors_name_the_argument():
+    x, k = jnp.zeros((4, 4, 1)), jnp.zeros((3, 3, 1, 1))
+    with pytest.raises(ValueError, match="pad expected an int >= 0, got -1"):
+        conv2d(x, k, pad=-1)
+    with pytest.raises(ValueError, match="padding expected one of .*'circular'"):
+        conv2d(x, k, pad=1, padding="circular")
+    with pytest.raises(ValueError, match=r"padded x spatial size \(4, 4\)"):
+        conv2d(jnp.zeros((2, 2, 1)), jnp.zeros((5, 5, 1, 1)), pad=1)

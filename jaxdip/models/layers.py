@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from jaxdip.conv import PADDINGS as _PAD_MODES
 from jaxdip.conv import conv2d
 
 __all__ = [
@@ -49,8 +50,7 @@ __all__ = [
     "count_params",
 ]
 
-PADDINGS = ("reflect", "zero", "replicate")
-_PAD_MODES = {"reflect": "reflect", "zero": "constant", "replicate": "edge"}
+PADDINGS = tuple(_PAD_MODES)
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "leaky_relu": lambda x: jax.nn.leaky_relu(x, 0.2),
@@ -202,9 +202,9 @@ class Conv2d(nnx.Module):
         self.bias = None if bias is None else nnx.Param(bias)
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        x = pad2d(x, (self.kernel_size - 1) // 2, self.padding)
         bias = None if self.bias is None else self.bias[...]
-        return conv2d(x, self.kernel[...], bias, self.stride)
+        pad = (self.kernel_size - 1) // 2
+        return conv2d(x, self.kernel[...], bias, self.stride, pad=pad, padding=self.padding)
 
 
 class Dense(nnx.Module):
