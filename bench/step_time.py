@@ -349,16 +349,26 @@ def _median(xs):
     return xs[n // 2] if n % 2 else 0.5 * (xs[n // 2 - 1] + xs[n // 2])
 
 
-def _row(model: str, size: int, runs: dict) -> dict:
-    """One JSON row from the worker results ``runs[framework]`` (None where it did not run)."""
-    row = {"model": model, "size": size}
+def _row(model: str, size: int, rounds: list[dict]) -> dict:
+    """One JSON row from the worker results ``rounds[i][framework]`` (absent where it did not run).
+
+    Times are per round (median of the round's timed calls) and then the median over rounds;
+    ratios are taken within each round (the workers of a round ran back to back) and then the
+    median over rounds. Memory, parameter counts and the other fields are the first round's.
+    """
+    runs = rounds[0]
+    row = {"model": model, "size": size, "rounds": len(rounds)}
     for fw in FRAMEWORKS:
-        r = runs.get(fw)
-        row[f"{fw}_s"] = _median(r["times"]) if r else None
+        per_round = [_median(r[fw]["times"]) for r in rounds if r.get(fw)]
+        row[f"{fw}_s"] = _median(per_round) if per_round else None
+        row[f"{fw}_round_s"] = per_round or None
     j, t, d = runs.get("jax"), runs.get("torch"), runs.get("deepinv")
-    row["ratio"] = row["jax_s"] / row["torch_s"] if j and t else None
-    row["deepinv_ratio"] = row["jax_s"] / row["deepinv_s"] if j and d else None
-    row["jax_compile_s"] = j["trace_s"] + j["xla_compile_s"] if j else None
+    for key, fw, ok in (("ratio", "torch", j and t), ("deepinv_ratio", "deepinv", j and d)):
+        per_round = [a / b for a, b in zip(row["jax_round_s"] or [], row[f"{fw}_round_s"] or [])]
+        row[key] = _median(per_round) if ok else None
+        row[f"{key}_rounds"] = per_round if ok else None
+    compiles = [r["jax"]["trace_s"] + r["jax"]["xla_compile_s"] for r in rounds if r.get("jax")]
+    row["jax_compile_s"] = _median(compiles) if compiles else None
     for k in ("trace_s", "xla_compile_s", "first_run_s", "chunk", "compiler_options"):
         row[f"jax_{k}"] = j.get(k) if j else None
     row["torch_first_step_s"] = t["first_s"] if t else None
@@ -377,8 +387,8 @@ def _row(model: str, size: int, runs: dict) -> dict:
         row[f"{fw}_params"] = r.get("params") if r else None
     row["deepinv_version"] = d.get("deepinv_version") if d else None
     for fw in FRAMEWORKS:
-        r = runs.get(fw)
-        row[f"{fw}_times"] = r["times"] if r else None
+        times = [x for r in rounds if r.get(fw) for x in r[fw]["times"]]
+        row[f"{fw}_times"] = times or None
     return row
 
 
@@ -418,6 +428,11 @@ def main(argv=None) -> dict:
         help="jax: steps per jitted call, run as one lax.scan as jaxdip.fit does (default 10, "
         "fit's smallest chunk); 1 times one jitted step per call",
     )
+    p.add_argument(
+        "--rounds", type=int, default=1,
+        help="run every framework's worker this many times, alternating (jax, torch, deepinv, "
+        "jax, ...); times and ratios are medians over rounds (default 1)",
+    )
     p.add_argument("--out", default=DEFAULT_OUT, help="JSON output path")
     p.add_argument("--worker", nargs=3, metavar=("FRAMEWORK", "MODEL", "SIZE"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -428,8 +443,8 @@ def main(argv=None) -> dict:
     for s in args.sizes:
         if s < 32 or s % 32:
             p.error(f"--sizes: expected multiples of 32 (5 scales of the skip net), got {s}")
-    if args.repeats < 1 or args.warmup < 0 or args.chunk < 1:
-        p.error("--repeats and --chunk must be >= 1 and --warmup >= 0")
+    if args.repeats < 1 or args.warmup < 0 or args.chunk < 1 or args.rounds < 1:
+        p.error("--repeats, --chunk and --rounds must be >= 1 and --warmup >= 0")
 
     if args.worker:
         framework, model, size = args.worker[0], args.worker[1], int(args.worker[2])
@@ -455,16 +470,19 @@ def main(argv=None) -> dict:
     rows = []
     for model in args.models:
         for size in args.sizes:
-            runs = {}
-            if "jax" in args.frameworks:
-                runs["jax"] = _run_worker("jax", model, size, args)
             # BatchNorm in training mode needs more than one pixel at the coarsest scale.
             torch_ok = model in TORCH_MODELS and not (model == "skip" and size < 64)
-            if "torch" in args.frameworks and has_torch and torch_ok:
-                runs["torch"] = _run_worker("torch", model, size, args)
-            if args.deepinv_python and model in DEEPINV_MODELS:
-                runs["deepinv"] = _run_worker("deepinv", model, size, args)
-            row = _row(model, size, runs)
+            rounds = []
+            for _ in range(args.rounds):  # the frameworks alternate, round after round
+                runs = {}
+                if "jax" in args.frameworks:
+                    runs["jax"] = _run_worker("jax", model, size, args)
+                if "torch" in args.frameworks and has_torch and torch_ok:
+                    runs["torch"] = _run_worker("torch", model, size, args)
+                if args.deepinv_python and model in DEEPINV_MODELS:
+                    runs["deepinv"] = _run_worker("deepinv", model, size, args)
+                rounds.append(runs)
+            row = _row(model, size, rounds)
             if None not in (row["jax_params"], row["deepinv_params"]) and (
                 row["jax_params"] != row["deepinv_params"]
             ):
@@ -498,6 +516,7 @@ def main(argv=None) -> dict:
         "backend": jax.default_backend(),
         "threads": args.threads,
         "repeats": args.repeats,
+        "rounds": args.rounds,
         "warmup": args.warmup,
         "jax_chunk": args.chunk,
         "deepinv_python": args.deepinv_python,

@@ -56,6 +56,15 @@ def test_step_time_quick_writes_json(tmp_path):
     assert len(row["jax_times"]) == 1
 
 
+def test_step_time_rounds_take_medians_over_rounds(tmp_path):
+    data, _ = _run(tmp_path, "--frameworks", "jax", "--models", "deep_decoder", "--rounds", "2")
+    (row,) = data["results"]
+    assert data["rounds"] == row["rounds"] == 2
+    assert len(row["jax_round_s"]) == 2 and len(row["jax_times"]) == 2
+    assert row["jax_s"] == pytest.approx(sum(row["jax_round_s"]) / 2)
+    assert row["ratio"] is None and row["ratio_rounds"] is None
+
+
 def test_step_time_without_deepinv_keeps_going(tmp_path):
     missing = str(tmp_path / "no-such-venv" / "bin" / "python")
     data, proc = _run(
