@@ -44,7 +44,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["conv2d", "PADDINGS"]
+__all__ = ["conv2d", "pad2d", "PADDINGS"]
 
 
 PADDINGS = {"reflect": "reflect", "zero": "constant", "replicate": "edge"}
@@ -97,13 +97,17 @@ def conv2d(
     if jax.default_backend() == "cpu":
         out = _conv_cpu(x, kernel, stride, pad, padding)
     else:
-        out = _conv_lax(_pad_rows_cols(x, pad, padding), kernel, stride)
+        out = _conv_lax(pad2d(x, pad, padding), kernel, stride)
     if bias is not None:
         out = out + bias
     return out
 
 
-def _pad_rows_cols(x: jax.Array, pad: int, padding: str, axes: tuple[int, ...] = (0, 1)):
+def pad2d(x: jax.Array, pad: int, padding: str, axes: tuple[int, ...] = (0, 1)) -> jax.Array:
+    """Pad ``axes`` of ``x (H, W, C)`` by ``pad`` on each side, ``padding`` a key of :data:`PADDINGS`.
+
+    ``reflect`` excludes the edge sample (PyTorch ``ReflectionPad2d``).
+    """
     if pad == 0:
         return x
     widths = [(pad, pad) if a in axes else (0, 0) for a in range(x.ndim)]
@@ -151,7 +155,7 @@ def _conv_cpu(
 ) -> jax.Array:
     """Column taps and one matrix product per stride phase (see the module docstring)."""
     kh, kw, cin, cout = kernel.shape
-    x = _pad_rows_cols(x, pad, padding, axes=(0,))
+    x = pad2d(x, pad, padding, axes=(0,))
     h, w, _ = x.shape
     s = stride
     ho = (h - kh) // s + 1

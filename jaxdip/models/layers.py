@@ -29,7 +29,7 @@ import numpy as np
 from flax import nnx
 
 from jaxdip.conv import PADDINGS as _PAD_MODES
-from jaxdip.conv import conv2d
+from jaxdip.conv import conv2d, pad2d
 
 __all__ = [
     "Frozen",
@@ -102,16 +102,6 @@ def get_activation(name: str) -> Callable[[jax.Array], jax.Array]:
 def apply_output(x: jax.Array, output: str) -> jax.Array:
     """The output non-linearity: ``sigmoid`` or ``none`` (identity)."""
     return jax.nn.sigmoid(x) if output == "sigmoid" else x
-
-
-def pad2d(x: jax.Array, pad: int, mode: str) -> jax.Array:
-    """Pad both spatial axes of ``x (H, W, C)`` by ``pad`` with ``mode`` in reflect/zero/replicate.
-
-    ``reflect`` excludes the edge sample (PyTorch ``ReflectionPad2d``).
-    """
-    if pad == 0:
-        return x
-    return jnp.pad(x, ((pad, pad), (pad, pad), (0, 0)), mode=_PAD_MODES[mode])
 
 
 def center_crop(x: jax.Array, hw: tuple[int, int]) -> jax.Array:
@@ -251,9 +241,9 @@ def channel_norm(x: jax.Array, scale: jax.Array, shift: jax.Array, eps: float) -
         dy = scale r (dx - m(dx) - x_hat m(x_hat dx)) + dscale x_hat + dshift
 
     It is linear in the tangents, so JAX transposes it for reverse mode, and forward mode works.
-    The backward pass keeps only ``x_hat`` and ``r`` and makes two passes over the cotangent;
-    differentiating the formula op by op keeps more and makes XLA:CPU run more, slower fusions
-    (``bench/README.md``: 24 -> 18 ms forward+backward at 256x256x128).
+    The backward pass keeps only ``x_hat`` and ``r``; differentiating the formula op by op keeps
+    more and makes XLA:CPU run more, slower fusions (``bench/README.md``: 24 -> 18 ms forward and
+    backward at 256x256x128).
 
     Example:
         >>> import jax.numpy as jnp
