@@ -104,7 +104,7 @@ def conv2d(
 
 
 def pad2d(x: jax.Array, pad: int, padding: str, axes: tuple[int, ...] = (0, 1)) -> jax.Array:
-    """Pad ``axes`` of ``x (H, W, C)`` by ``pad`` on each side, ``padding`` a key of :data:`PADDINGS`.
+    """Pad ``axes`` of ``x (H, W, C)`` by ``pad`` each side; ``padding`` is a key of :data:`PADDINGS`.
 
     ``reflect`` excludes the edge sample (PyTorch ``ReflectionPad2d``).
     """
