@@ -95,12 +95,9 @@ def conv2d(
     if bias is not None and tuple(bias.shape) != (kernel.shape[3],):
         raise ValueError(f"conv2d: bias expected shape ({kernel.shape[3]},), got {tuple(bias.shape)}")
     if jax.default_backend() == "cpu":
-        out = _conv_cpu(x, kernel, stride, pad, padding)
-    else:
-        out = _conv_lax(pad2d(x, pad, padding), kernel, stride)
-    if bias is not None:
-        out = out + bias
-    return out
+        return _conv_cpu(x, kernel, bias, stride, pad, padding)
+    out = _conv_lax(pad2d(x, pad, padding), kernel, stride)
+    return out if bias is None else out + bias
 
 
 def pad2d(x: jax.Array, pad: int, padding: str, axes: tuple[int, ...] = (0, 1)) -> jax.Array:
@@ -151,9 +148,21 @@ def _column_tap(x: jax.Array, source: np.ndarray, stride: int) -> jax.Array:
 
 
 def _conv_cpu(
-    x: jax.Array, kernel: jax.Array, stride: int, pad: int = 0, padding: str = "zero"
+    x: jax.Array,
+    kernel: jax.Array,
+    bias: jax.Array | None = None,
+    stride: int = 1,
+    pad: int = 0,
+    padding: str = "zero",
 ) -> jax.Array:
-    """Column taps and one matrix product per stride phase (see the module docstring)."""
+    """Column taps and one matrix product per stride phase (see the module docstring).
+
+    The bias is added to the first shifted term, not to the finished sum: XLA:CPU treats a last
+    ``sum + broadcast(bias)`` as cheap to duplicate and then recomputes the whole shifted sum in
+    every consumer, each reading the ``ceil(kh / s)`` times larger product and keeping it alive
+    into the backward pass. With the bias inside, the sum is materialised once (skip net at 256:
+    XLA temporaries 744 -> 614 MB).
+    """
     kh, kw, cin, cout = kernel.shape
     x = pad2d(x, pad, padding, axes=(0,))
     h, w, _ = x.shape
@@ -176,5 +185,8 @@ def _conv_cpu(
         y = jnp.dot(rows.reshape(m * wo, kw * cin), kp).reshape(m, wo, len(taps), cout)
         for a in range(len(taps)):
             term = y[a : a + ho, :, a]
-            out = term if out is None else out + term
+            if out is None:
+                out = term if bias is None else term + bias
+            else:
+                out = out + term
     return out

@@ -49,11 +49,12 @@ def test_forward_and_gradients_match_lax(k, stride):
 def test_matmul_path_matches_lax_on_any_backend(k, stride):
     # The CPU formulation is exercised directly so this test is meaningful on GPU runners too.
     x, kernel, bias, _ = _data(13, 10, 4, 6, k, seed=1)
-    want = _reference(x, kernel, 0.0, stride)
-    np.testing.assert_allclose(_conv_cpu(x, kernel, stride), want, rtol=1e-5, atol=1e-5)
-    f = lambda x, kernel: jnp.sum(_conv_cpu(x, kernel, stride) ** 2)  # noqa: E731
-    r = lambda x, kernel: jnp.sum(_reference(x, kernel, 0.0, stride) ** 2)  # noqa: E731
-    grads = jax.jit(jax.grad(f, (0, 1)))(x, kernel), jax.jit(jax.grad(r, (0, 1)))(x, kernel)
+    want = _reference(x, kernel, bias, stride)
+    np.testing.assert_allclose(_conv_cpu(x, kernel, bias, stride), want, rtol=1e-5, atol=1e-5)
+    f = lambda x, kernel, b: jnp.sum(_conv_cpu(x, kernel, b, stride) ** 2)  # noqa: E731
+    r = lambda x, kernel, b: jnp.sum(_reference(x, kernel, b, stride) ** 2)  # noqa: E731
+    args = (x, kernel, bias)
+    grads = jax.jit(jax.grad(f, (0, 1, 2)))(*args), jax.jit(jax.grad(r, (0, 1, 2)))(*args)
     for a, b in zip(*grads):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
 
@@ -80,7 +81,7 @@ def test_forward_mode_matches_lax(k, stride):
     # The CPU formulation is plain jnp, so jax.jvp (forward mode) goes through it.
     x, kernel, bias, _ = _data(12, 10, 6, 4, k, seed=3)
     dx, dk, _, _ = _data(12, 10, 6, 4, k, seed=4)
-    got = jax.jvp(lambda x, k_: _conv_cpu(x, k_, stride), (x, kernel), (dx, dk))
+    got = jax.jvp(lambda x, k_: _conv_cpu(x, k_, None, stride), (x, kernel), (dx, dk))
     want = jax.jvp(lambda x, k_: _reference(x, k_, 0.0, stride), (x, kernel), (dx, dk))
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
@@ -110,7 +111,7 @@ def test_padding_folded_into_the_taps_matches_pad_then_lax(mode, k, stride, pad)
     for name, a, b in zip(("x", "kernel"), g_got(x, kernel), g_want(x, kernel)):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4, err_msg=name)
     dx = jax.random.normal(jax.random.key(7), x.shape)
-    t_got = jax.jvp(lambda x: _conv_cpu(x, kernel, stride, pad, mode), (x,), (dx,))
+    t_got = jax.jvp(lambda x: _conv_cpu(x, kernel, None, stride, pad, mode), (x,), (dx,))
     t_want = jax.jvp(lambda x: _reference(padded(x), kernel, 0.0, stride), (x,), (dx,))
     np.testing.assert_allclose(t_got[1], t_want[1], rtol=1e-4, atol=1e-4)
 
