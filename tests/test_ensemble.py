@@ -96,8 +96,8 @@ def test_sharded_over_4_cpu_devices_equals_single_device():
     results = {}
     for n in (1, 4):
         out = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"jaxdip_ens_{os.getpid()}_{n}.npy")
-        env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={n}",
-                   JAX_PLATFORMS="cpu")
+        flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={n}"
+        env = dict(os.environ, XLA_FLAGS=flags.strip(), JAX_PLATFORMS="cpu")
         proc = subprocess.run([sys.executable, "-c", f"OUT={out!r}\n" + code], cwd=root, env=env,
                               capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr[-2000:]
