@@ -17,12 +17,15 @@ def fresh_cache():
     xla_options.compiler_options.cache_clear()
 
 
-def test_cpu_keeps_ynnpack_for_reductions_only(fresh_cache):
+def test_cpu_keeps_ynnpack_for_reductions_only_and_the_older_emitters(fresh_cache):
     opts = xla_options.compiler_options()
     if jax.default_backend() != "cpu":
         assert opts == {}
     else:
-        assert opts == {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_REDUCE"}
+        assert opts == {
+            "xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_REDUCE",
+            "xla_cpu_use_fusion_emitters": False,
+        }
 
 
 def test_env_opt_out_and_rejected_option_give_empty(fresh_cache, monkeypatch):
@@ -32,6 +35,16 @@ def test_env_opt_out_and_rejected_option_give_empty(fresh_cache, monkeypatch):
     monkeypatch.delenv("JAXDIP_XLA_OPTIONS")
     monkeypatch.setattr(xla_options, "_CPU_OPTIONS", {"xla_cpu_no_such_option_for_test": "1"})
     assert xla_options.compiler_options() == {}
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the options are CPU-only")
+def test_a_rejected_option_drops_only_itself(fresh_cache, monkeypatch):
+    monkeypatch.setattr(
+        xla_options,
+        "_CPU_OPTIONS",
+        {"xla_cpu_no_such_option_for_test": "1", "xla_cpu_use_fusion_emitters": False},
+    )
+    assert xla_options.compiler_options() == {"xla_cpu_use_fusion_emitters": False}
 
 
 def test_jit_matches_plain_jit_on_a_skip_gradient():
