@@ -24,7 +24,10 @@ Reported per (model, size), with ``F`` one of jax / torch / deepinv (null where 
   (``F_times``: all of them; a jax call is ``chunk`` steps); ``ratio = jax_s / torch_s``,
   ``deepinv_ratio = jax_s / deepinv_s``;
 * ``jax_compile_s``: time to the compiled program, ``jax_trace_s`` (trace and lower) plus
-  ``jax_xla_compile_s`` (XLA); ``jax_first_run_s``: its first call (``chunk`` steps);
+  ``jax_xla_compile_s`` (XLA), the median over rounds (``jax_compile_round_s``: each round's;
+  the other ``jax_`` compile fields are the last round's); ``jax_xla_compile_cpu_s``: the XLA
+  compile's CPU time over all threads, steadier than wall time on a shared VM;
+  ``jax_first_run_s``: its first call (``chunk`` steps);
   ``torch_first_step_s`` / ``deepinv_first_step_s``: the first eager step, for comparison;
 * memory of the worker process, MB: ``F_peak_rss_mb`` is the peak over the whole run (``ru_maxrss``;
   for JAX mostly the XLA compiler's); ``F_base_rss_mb`` the resident set after imports, model build
@@ -221,8 +224,10 @@ def _worker_jax(model: str, size: int, warmup: int, repeats: int, chunk: int) ->
     t_start = time.perf_counter()
     lowered = steps.lower(params, opt_state)
     t_lowered = time.perf_counter()
+    cpu_lowered = time.process_time()
     compiled = lowered.compile()
     t_compiled = time.perf_counter()
+    xla_compile_cpu_s = time.process_time() - cpu_lowered
     params, opt_state, loss = jax.block_until_ready(compiled(params, opt_state))
     compile_s = time.perf_counter() - t_start
     mem.steps_start()
@@ -236,7 +241,7 @@ def _worker_jax(model: str, size: int, warmup: int, repeats: int, chunk: int) ->
     mem.steps_end()
     res = {
         "times": times, "first_s": compile_s, "trace_s": t_lowered - t_start,
-        "xla_compile_s": t_compiled - t_lowered, "first_run_s": compile_s - (t_compiled - t_start),
+        "xla_compile_s": t_compiled - t_lowered, "xla_compile_cpu_s": xla_compile_cpu_s, "first_run_s": compile_s - (t_compiled - t_start),
         "loss": float(loss), "params": n_params, "chunk": chunk,
         "compiler_options": compiler_options(),
     }
@@ -369,7 +374,8 @@ def _row(model: str, size: int, rounds: list[dict]) -> dict:
         row[f"{key}_rounds"] = per_round if ok else None
     compiles = [r["jax"]["trace_s"] + r["jax"]["xla_compile_s"] for r in rounds if r.get("jax")]
     row["jax_compile_s"] = _median(compiles) if compiles else None
-    for k in ("trace_s", "xla_compile_s", "first_run_s", "chunk", "compiler_options"):
+    row["jax_compile_round_s"] = compiles or None
+    for k in ("trace_s", "xla_compile_s", "xla_compile_cpu_s", "first_run_s", "chunk", "compiler_options"):
         row[f"jax_{k}"] = j.get(k) if j else None
     row["torch_first_step_s"] = t["first_s"] if t else None
     row["deepinv_first_step_s"] = d["first_s"] if d else None

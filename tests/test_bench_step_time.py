@@ -47,6 +47,8 @@ def test_step_time_quick_writes_json(tmp_path):
     assert row["jax_s"] > 0 and row["jax_compile_s"] > row["jax_s"] * 0.5
     assert 0 < row["jax_trace_s"] and 0 < row["jax_xla_compile_s"]
     assert row["jax_compile_s"] == row["jax_trace_s"] + row["jax_xla_compile_s"]
+    assert row["jax_compile_round_s"] == [row["jax_compile_s"]]
+    assert 0 < row["jax_xla_compile_cpu_s"]
     # --quick times 2 steps per jitted call (one lax.scan); the first call runs them once.
     assert data["jax_chunk"] == row["jax_chunk"] == 2 and row["jax_first_run_s"] > 0
     assert row["jax_params"] > 0
