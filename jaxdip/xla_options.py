@@ -9,11 +9,11 @@ Eigen kernels reach 250-265; for reductions (the normalisation statistics) YNNPA
 ``bench/step_time.py`` on that machine: a ConvDecoder step at 256x256 1.44 s -> 1.22 s, the DIP skip
 net 0.93 s -> 0.85-0.88 s.
 
-It also turns off XLA:CPU's MLIR fusion emitters (``xla_cpu_use_fusion_emitters = false``): the
-older emitters write the same elementwise and reduction kernels with less compile work and leave a
-smaller compiled program behind. Measured on a 2-core AMD EPYC for the DIP skip net at 256x256 (5-step
-``lax.scan`` of Adam steps): XLA compile 12.7-13.3 s -> 9.5-10.4 s (CPU time 22-24 s -> 16-18 s),
-resident memory after compiling 214 -> 142 MB above the model, step time unchanged within the noise.
+XLA:CPU's older fusion emitters (``xla_cpu_use_fusion_emitters = false``) were tried and are not
+used: on a 2-core AMD EPYC they cut the skip net's XLA compile at 256x256 from 12.7-13.3 s to
+9.5-10.4 s and left 70 MB less resident, but the MRI case of ``bench/quality.py`` then ended at
+25.58 dB instead of 35.01 dB (same commit, only the option changed), so some kernel computes
+differently enough to change a fit.
 
 The options apply per compiled program (``jax.jit(..., compiler_options=...)``), so nothing else in
 the process changes. Each one is probed once with a tiny compile and dropped if this jaxlib rejects
@@ -36,10 +36,7 @@ import jax.numpy as jnp
 
 __all__ = ["compiler_options", "jit"]
 
-_CPU_OPTIONS = {
-    "xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_REDUCE",
-    "xla_cpu_use_fusion_emitters": False,
-}
+_CPU_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_REDUCE"}
 
 
 @functools.cache
