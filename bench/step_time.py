@@ -241,7 +241,8 @@ def _worker_jax(model: str, size: int, warmup: int, repeats: int, chunk: int) ->
     mem.steps_end()
     res = {
         "times": times, "first_s": compile_s, "trace_s": t_lowered - t_start,
-        "xla_compile_s": t_compiled - t_lowered, "xla_compile_cpu_s": xla_compile_cpu_s, "first_run_s": compile_s - (t_compiled - t_start),
+        "xla_compile_s": t_compiled - t_lowered, "xla_compile_cpu_s": xla_compile_cpu_s,
+        "first_run_s": compile_s - (t_compiled - t_start),
         "loss": float(loss), "params": n_params, "chunk": chunk,
         "compiler_options": compiler_options(),
     }
@@ -375,7 +376,8 @@ def _row(model: str, size: int, rounds: list[dict]) -> dict:
     compiles = [r["jax"]["trace_s"] + r["jax"]["xla_compile_s"] for r in rounds if r.get("jax")]
     row["jax_compile_s"] = _median(compiles) if compiles else None
     row["jax_compile_round_s"] = compiles or None
-    for k in ("trace_s", "xla_compile_s", "xla_compile_cpu_s", "first_run_s", "chunk", "compiler_options"):
+    for k in ("trace_s", "xla_compile_s", "xla_compile_cpu_s", "first_run_s", "chunk",
+              "compiler_options"):
         row[f"jax_{k}"] = j.get(k) if j else None
     row["torch_first_step_s"] = t["first_s"] if t else None
     row["deepinv_first_step_s"] = d["first_s"] if d else None

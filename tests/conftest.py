@@ -1,9 +1,9 @@
 """Test-session setup: make XLA compile fast, since the suite is bound by compile time.
 
 The fitting loop of a 32x32, 2-scale, width-4 skip net compiles ~260 CPU kernels (9-10 s on the
-2-core CI machine) and runs for milliseconds, so this conftest, imported by the pytest controller before it
-starts the xdist workers (which, like the CLI and bench scripts run as subprocesses and the
-notebooks' kernels, inherit its environment), sets two things unless they are already set:
+2-core CI machine) and runs for milliseconds, so this conftest, imported by the pytest controller
+before it starts the xdist workers (which, like the CLI and bench scripts run as subprocesses and
+the notebooks' kernels, inherit its environment), sets two things unless they are already set:
 
 * ``XLA_FLAGS=--xla_backend_optimization_level=0``: LLVM does not optimise the kernels. The
   arithmetic is the same (no fast-math either way); a 2-scale CLI fit compiles in 16 instead of
