@@ -9,11 +9,13 @@ Eigen kernels reach 250-265; for reductions (the normalisation statistics) YNNPA
 ``bench/step_time.py`` on that machine: a ConvDecoder step at 256x256 1.44 s -> 1.22 s, the DIP skip
 net 0.93 s -> 0.85-0.88 s.
 
-XLA:CPU's older fusion emitters (``xla_cpu_use_fusion_emitters = false``) were tried and are not
-used: on a 2-core AMD EPYC they cut the skip net's XLA compile at 256x256 from 12.7-13.3 s to
-9.5-10.4 s and left 70 MB less resident, but the MRI case of ``bench/quality.py`` then ended at
-25.58 dB instead of 35.01 dB (same commit, only the option changed), so some kernel computes
-differently enough to change a fit.
+XLA:CPU's older fusion emitters (``xla_cpu_use_fusion_emitters = false``) write the same
+elementwise and reduction kernels with less compile work than jaxlib 0.10's MLIR emitters, and
+leave less compiled state resident. On a 2-core AMD EPYC, DIP skip net at 256x256, a 5-step
+``lax.scan`` of Adam steps: XLA compile 12.7-13.3 -> 9.5-10.4 s, 70 MB less resident after
+compiling, step time unchanged. Fits compiled with them reach the same quality: single
+trajectories differ by float rounding either way, which in a fit with Adam's loss spikes can move
+one seed's final PSNR by several dB (``bench/README.md``, "Fusion emitters").
 
 The options apply per compiled program (``jax.jit(..., compiler_options=...)``), so nothing else in
 the process changes. Each one is probed once with a tiny compile and dropped if this jaxlib rejects
@@ -36,7 +38,10 @@ import jax.numpy as jnp
 
 __all__ = ["compiler_options", "jit"]
 
-_CPU_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_REDUCE"}
+_CPU_OPTIONS = {
+    "xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_REDUCE",
+    "xla_cpu_use_fusion_emitters": False,
+}
 
 
 @functools.cache

@@ -17,12 +17,15 @@ def fresh_cache():
     xla_options.compiler_options.cache_clear()
 
 
-def test_cpu_keeps_ynnpack_for_reductions_only(fresh_cache):
+def test_cpu_keeps_ynnpack_for_reductions_and_the_older_emitters(fresh_cache):
     opts = xla_options.compiler_options()
     if jax.default_backend() != "cpu":
         assert opts == {}
     else:
-        assert opts == {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_REDUCE"}
+        assert opts == {
+            "xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_REDUCE",
+            "xla_cpu_use_fusion_emitters": False,
+        }
 
 
 def test_env_opt_out_and_rejected_option_give_empty(fresh_cache, monkeypatch):
