@@ -424,9 +424,16 @@ def run(
     return jax.lax.scan(body, state, None, length=n)
 
 
-@functools.partial(xla_options.jit, static_argnums=1)
+@functools.partial(xla_options.jit, static_argnums=1, donate_argnums=0)
 def _run_chunk(state: FitState, n: int, max_steps: jax.Array) -> tuple[FitState, StepAux]:
+    """:func:`run` compiled, with ``state``'s buffers donated to the new state (``fit`` owns it)."""
     return run(state, n, max_steps)
+
+
+def _own(state: FitState) -> FitState:
+    """``state`` with every array copied (no compile), so that donating it to :func:`_run_chunk`
+    deletes none of the caller's arrays (``y``, the operator's, a given model's parameters)."""
+    return jax.tree.map(lambda a: jax.device_put(a, may_alias=False), state)
 
 
 _output_jit = jax.jit(output)
@@ -512,7 +519,9 @@ def fit(
         raise ValueError(f"chunk: expected a positive integer, got {chunk!r}")
     chunk = int(min(chunk, steps))
     start = time.perf_counter()
-    state = init(key, model, operator, y, **options)
+    # The chunks donate the state, so that each one writes the new state over the old one; ``_own``
+    # copies it first so that the caller's arrays survive.
+    state = _own(init(key, model, operator, y, **options))
     max_steps = jnp.asarray(steps, jnp.int32)
     has_truth = state.x_true is not None
     records: list[StepAux] = []

@@ -53,6 +53,27 @@ def test_fit_is_deterministic_and_key_dependent():
     assert np.abs(a.x - c.x).max() > 1e-4
 
 
+def test_fit_donates_its_own_state_and_keeps_the_callers_arrays():
+    y = _target()
+    x_true = y + 0.0
+    net = TinyNet(rngs=nnx.Rngs(0))
+    kernel = net.l1.kernel.get_value()  # the very array init splits off the module
+    code = net.make_input(jax.random.key(2), y.shape[:2])
+    res = engine.fit(jax.random.key(0), net, Identity(y.shape), y, steps=25, chunk=10,
+                     input_code=code, x_true=x_true, progress=False)
+    assert res.steps == 25
+    # the caller's arrays are alive and unchanged: the model's weights, y, x_true, the code
+    for a in (kernel, y, x_true, code):
+        assert not a.is_deleted()
+    assert net.l1.kernel.get_value() is kernel
+    assert net(code).shape == y.shape
+    # a chunk writes the new state over the old one: the old state's buffers are donated
+    state = engine._own(res.state)
+    new, _ = engine._run_chunk(state, 2, jnp.asarray(100, jnp.int32))
+    assert all(a.is_deleted() for a in jax.tree.leaves(state.params))
+    assert int(new.step) == 27 and not any(a.is_deleted() for a in jax.tree.leaves(res.state))
+
+
 def test_new_measurement_and_operator_do_not_recompile():
     y = _target()
     opt = optax.adam(1e-2)
