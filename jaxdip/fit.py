@@ -509,7 +509,9 @@ def fit(
     ``lax.scan`` chunks of ``chunk`` steps (default: about 1% of ``steps``, at least 10); between
     chunks a tqdm bar shows the step, loss and PSNR, the fit halts when the loss or a gradient is
     not finite (keeping the last finite iterate) or when the stopping rule fires (later steps in
-    the chunk are masked, so the result is exact). Deterministic for a fixed key.
+    the chunk are masked, so the result is exact). Deterministic for a fixed key. Each chunk is
+    given the state to overwrite (buffer donation: one state in memory, not two); the state is
+    copied from :func:`init` first, so ``y``, the operator's and a given model's arrays are kept.
     """
     if not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ValueError(f"steps: expected a positive integer, got {steps!r}")
