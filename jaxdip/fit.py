@@ -424,16 +424,29 @@ def run(
     return jax.lax.scan(body, state, None, length=n)
 
 
-@functools.partial(xla_options.jit, static_argnums=1, donate_argnums=0)
-def _run_chunk(state: FitState, n: int, max_steps: jax.Array) -> tuple[FitState, StepAux]:
-    """:func:`run` compiled, with ``state``'s buffers donated to the new state (``fit`` owns it)."""
-    return run(state, n, max_steps)
+# The measurement data a fit reads and never changes: kept out of the donated part of the state.
+_DATA = ("operator", "y", "x_true")
 
 
-def _own(state: FitState) -> FitState:
-    """``state`` with every array copied (no compile), so that donating it to :func:`_run_chunk`
-    deletes none of the caller's arrays (``y``, the operator's, a given model's parameters)."""
-    return jax.tree.map(lambda a: jax.device_put(a, may_alias=False), state)
+@functools.partial(xla_options.jit, static_argnums=2, donate_argnums=0)
+def _run_chunk(
+    carry: FitState, data: dict, n: int, max_steps: jax.Array
+) -> tuple[FitState, StepAux]:
+    """:func:`run` compiled on ``carry`` (the state without its :data:`_DATA` fields, donated: the
+    new one is written over it) and ``data`` (those fields); returns the new carry and the aux."""
+    state, aux = run(dataclasses.replace(carry, **data), n, max_steps)
+    return _split(state)[0], aux
+
+
+def _split(state: FitState) -> tuple[FitState, dict]:
+    """``(state without its _DATA fields, {field: value})``."""
+    return dataclasses.replace(state, **dict.fromkeys(_DATA)), {k: getattr(state, k) for k in _DATA}
+
+
+def _own(carry: FitState) -> FitState:
+    """``carry`` with every array copied (no compile), so that donating it to :func:`_run_chunk`
+    deletes none of the caller's arrays (a given model's parameters, the input code)."""
+    return jax.tree.map(lambda a: jax.device_put(a, may_alias=False), carry)
 
 
 _output_jit = jax.jit(output)
@@ -510,8 +523,9 @@ def fit(
     chunks a tqdm bar shows the step, loss and PSNR, the fit halts when the loss or a gradient is
     not finite (keeping the last finite iterate) or when the stopping rule fires (later steps in
     the chunk are masked, so the result is exact). Deterministic for a fixed key. Each chunk is
-    given the state to overwrite (buffer donation: one state in memory, not two); the state is
-    copied from :func:`init` first, so ``y``, the operator's and a given model's arrays are kept.
+    given the state to overwrite (buffer donation: one state in memory, not two); it is copied from
+    :func:`init` first, so a given model's arrays are kept, and ``y``, ``x_true`` and the operator
+    are neither copied nor donated.
     """
     if not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ValueError(f"steps: expected a positive integer, got {steps!r}")
@@ -521,9 +535,9 @@ def fit(
         raise ValueError(f"chunk: expected a positive integer, got {chunk!r}")
     chunk = int(min(chunk, steps))
     start = time.perf_counter()
-    # The chunks donate the state, so that each one writes the new state over the old one; ``_own``
-    # copies it first so that the caller's arrays survive.
-    state = _own(init(key, model, operator, y, **options))
+    carry, data = _split(init(key, model, operator, y, **options))
+    carry = _own(carry)
+    state = dataclasses.replace(carry, **data)
     max_steps = jnp.asarray(steps, jnp.int32)
     has_truth = state.x_true is not None
     records: list[StepAux] = []
@@ -538,7 +552,8 @@ def fit(
     try:
         while done < steps:
             t0 = time.perf_counter()
-            state, aux = _run_chunk(state, chunk, max_steps)
+            carry, aux = _run_chunk(carry, data, chunk, max_steps)
+            state = dataclasses.replace(carry, **data)
             jax.block_until_ready(state.step)
             if not records:
                 compile_seconds = time.perf_counter() - t0

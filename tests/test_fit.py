@@ -68,9 +68,11 @@ def test_fit_donates_its_own_state_and_keeps_the_callers_arrays():
     assert net.l1.kernel.get_value() is kernel
     assert net(code).shape == y.shape
     # a chunk writes the new state over the old one: the old state's buffers are donated
-    state = engine._own(res.state)
-    new, _ = engine._run_chunk(state, 2, jnp.asarray(100, jnp.int32))
-    assert all(a.is_deleted() for a in jax.tree.leaves(state.params))
+    carry, data = engine._split(res.state)
+    carry = engine._own(carry)
+    new, _ = engine._run_chunk(carry, data, 2, jnp.asarray(100, jnp.int32))
+    assert all(a.is_deleted() for a in jax.tree.leaves(carry.params))
+    assert not any(a.is_deleted() for a in jax.tree.leaves(data))
     assert int(new.step) == 27 and not any(a.is_deleted() for a in jax.tree.leaves(res.state))
 
 
