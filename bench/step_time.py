@@ -3,10 +3,12 @@
 One step = forward, MSE loss against a fixed target, backward, Adam update (lr 0.01), on one image.
 Frameworks (``--frameworks``):
 
-* ``jax``: jaxdip's Flax NNX model; ``--chunk`` steps (default 10) per jitted call as one
-  ``lax.scan``, compiled with ``jaxdip.xla_options.compiler_options()`` (``jax_compiler_options``),
-  the way ``jaxdip.fit`` runs them, and the per-step time is the call's time divided
-  by ``chunk``. ``--chunk 1`` times one jitted step per call instead: XLA:CPU then allocates the
+* ``jax``: jaxdip's Flax NNX model fitted by ``jaxdip.fit``'s own compiled chunk (``_run_chunk``:
+  ``--chunk`` steps, default 10, as one ``lax.scan`` of ``jaxdip.fit.step``, compiled with
+  ``jaxdip.xla_options.compiler_options()``, recorded as ``jax_compiler_options``; its state packed,
+  copied once and donated to each call), with fit's default Adam and the identity operator, so the
+  step also keeps fit's bookkeeping (output EMA, best-loss iterate, NaN check); the per-step time is
+  the call's time divided by ``chunk``. ``--chunk 1`` times one jitted step per call instead: XLA:CPU then allocates the
   step's temporary buffers afresh on every call and the kernel zero-fills their pages (about 0.9 GB
   and 0.3 s of system time per step for skip at 256), which a scan pays once per chunk;
 * ``torch``: the eager PyTorch ports of ``torch_skip.py`` (skip and deep_decoder);
@@ -59,7 +61,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import functools
 import json
 import os
 import platform
@@ -180,12 +181,13 @@ def _worker_jax(model: str, size: int, warmup: int, repeats: int, chunk: int) ->
     import jax
     import jax.numpy as jnp
     import numpy as np
-    import optax
     from flax import nnx
 
+    from jaxdip import fit as engine
     from jaxdip.models.conv_decoder import ConvDecoder
     from jaxdip.models.deep_decoder import DeepDecoder
     from jaxdip.models.skip import Skip
+    from jaxdip.operators import Identity
     from jaxdip.xla_options import compiler_options
 
     jax.block_until_ready(jnp.zeros(()) + 1)  # start the backend
@@ -196,54 +198,44 @@ def _worker_jax(model: str, size: int, warmup: int, repeats: int, chunk: int) ->
         net = DeepDecoder(rngs=rngs)
     else:
         net = ConvDecoder(out_hw=(size, size), rngs=rngs)
-    graphdef, params = nnx.split(net, nnx.Param)
-    n_params = int(sum(np.size(leaf) for leaf in jax.tree.leaves(params)))
+    n_params = int(sum(np.size(leaf) for leaf in jax.tree.leaves(nnx.state(net, nnx.Param))))
     z, y = (jnp.asarray(a) for a in _data(model, size))
-    opt = optax.adam(0.01)
-    opt_state = opt.init(params)
-
-    def loss_fn(p):
-        out = nnx.merge(graphdef, p)(z)
-        return jnp.mean((out - y) ** 2)
-
-    def one_step(carry, _):
-        p, s = carry
-        loss, grads = jax.value_and_grad(loss_fn)(p)
-        updates, s = opt.update(grads, s, p)
-        return (optax.apply_updates(p, updates), s), loss
-
-    @functools.partial(jax.jit, compiler_options=compiler_options())
-    def steps(p, s):
-        # ``chunk`` steps as one lax.scan, as jaxdip.fit runs them (its chunks are >= 10 steps).
-        (p, s), losses = jax.lax.scan(one_step, (p, s), None, length=chunk)
-        return p, s, losses[-1]
+    # jaxdip.fit's own state and compiled chunk (its default Adam, lr 0.01, and MSE loss): the
+    # state is packed, copied once and donated to each call, as fit does.
+    state = engine.init(jax.random.key(0), net, Identity(y.shape), y, input_code=z)
+    carry, data = engine._split(state)
+    carry = engine._own(carry)
+    max_steps = jnp.asarray(np.iinfo(np.int32).max, jnp.int32)  # no step is masked
+    del state, net
 
     mem = Memory()
     mem.base()
     # The first call, done ahead of time so that tracing and compiling are timed apart.
     t_start = time.perf_counter()
-    lowered = steps.lower(params, opt_state)
+    lowered = engine._run_chunk.lower(carry, data, chunk, max_steps)
     t_lowered = time.perf_counter()
     cpu_lowered = time.process_time()
     compiled = lowered.compile()
     t_compiled = time.perf_counter()
     xla_compile_cpu_s = time.process_time() - cpu_lowered
-    params, opt_state, loss = jax.block_until_ready(compiled(params, opt_state))
+    carry, aux = jax.block_until_ready(compiled(carry, data, max_steps))
     compile_s = time.perf_counter() - t_start
     mem.steps_start()
     for _ in range(warmup):
-        params, opt_state, loss = jax.block_until_ready(compiled(params, opt_state))
+        carry, aux = jax.block_until_ready(compiled(carry, data, max_steps))
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        params, opt_state, loss = jax.block_until_ready(compiled(params, opt_state))
+        carry, aux = jax.block_until_ready(compiled(carry, data, max_steps))
         times.append((time.perf_counter() - t0) / chunk)
     mem.steps_end()
+    if not bool(np.all(aux.active)):
+        raise RuntimeError(f"jax worker: {model} at {size} stopped or diverged while timed")
     res = {
         "times": times, "first_s": compile_s, "trace_s": t_lowered - t_start,
         "xla_compile_s": t_compiled - t_lowered, "xla_compile_cpu_s": xla_compile_cpu_s,
         "first_run_s": compile_s - (t_compiled - t_start),
-        "loss": float(loss), "params": n_params, "chunk": chunk,
+        "loss": float(aux.loss[-1]), "params": n_params, "chunk": chunk,
         "compiler_options": compiler_options(),
     }
     try:
