@@ -239,6 +239,7 @@ def channel_norm(x: jax.Array, scale: jax.Array, shift: jax.Array, eps: float) -
     tangent form), with ``m(.)`` the spatial mean and ``r = 1 / sqrt(var + eps)``::
 
         dy = scale r (dx - m(dx) - x_hat m(x_hat dx)) + dscale x_hat + dshift
+           = a dx + x_hat (dscale - a m(x_hat dx)) + (dshift - a m(dx)),   a = scale r
 
     It is linear in the tangents, so JAX transposes it for reverse mode, and forward mode works.
     The backward pass keeps only ``x_hat`` and ``r``; differentiating the formula op by op keeps
@@ -259,10 +260,12 @@ def _channel_norm_jvp(eps, primals, tangents):
     x, scale, shift = primals
     dx, dscale, dshift = tangents
     y, x_hat, inv_std = _channel_norm_primal(x, scale, shift, eps)
-    dmean = jnp.mean(dx, axis=(0, 1))
-    dcorr = jnp.mean(dx * x_hat, axis=(0, 1))
-    dy = (scale * inv_std) * (dx - dmean - x_hat * dcorr) + dscale * x_hat + dshift
-    return y, dy
+    a = scale * inv_std
+    # The per-channel terms are summed before they are broadcast, so the transpose reduces the
+    # cotangent twice per norm, sum(ct) and sum(ct x_hat), not four times.
+    u = dshift - a * jnp.mean(dx, axis=(0, 1))
+    v = dscale - a * jnp.mean(dx * x_hat, axis=(0, 1))
+    return y, a * dx + x_hat * v + u
 
 
 class ChannelNorm(nnx.Module):
