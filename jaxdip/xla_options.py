@@ -42,15 +42,24 @@ _CPU_OPTIONS = {
     "xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_REDUCE",
     "xla_cpu_use_fusion_emitters": False,
 }
+# For programs that run once: LLVM does not optimise the kernels (no fast-math either way; results
+# can differ from an optimised build in the last bit, where one contracts a * b + c and one not).
+_FAST_COMPILE_OPTIONS = {"xla_backend_optimization_level": 0}
 
 
 @functools.cache
-def compiler_options() -> dict[str, Any]:
+def compiler_options(fast_compile: bool = False) -> dict[str, Any]:
     """The options for the default backend: ``{}`` off CPU or with ``JAXDIP_XLA_OPTIONS=0``; on
-    CPU, those of :data:`_CPU_OPTIONS` that this jaxlib accepts."""
+    CPU, those of :data:`_CPU_OPTIONS` that this jaxlib accepts.
+
+    ``fast_compile=True`` adds ``xla_backend_optimization_level=0`` for a program that runs once,
+    where compiling is nearly all its cost: building a fit's initial state (the default skip net's
+    random initialisation is ~900 kernels) compiles several times faster and runs a little slower.
+    """
     if os.environ.get("JAXDIP_XLA_OPTIONS", "1") == "0" or jax.default_backend() != "cpu":
         return {}
-    return {k: v for k, v in _CPU_OPTIONS.items() if _accepted(k, v)}
+    options = {**_CPU_OPTIONS, **(_FAST_COMPILE_OPTIONS if fast_compile else {})}
+    return {k: v for k, v in options.items() if _accepted(k, v)}
 
 
 def _accepted(name: str, value: Any) -> bool:
@@ -61,24 +70,27 @@ def _accepted(name: str, value: Any) -> bool:
     return True
 
 
-def jit(fun: Callable, **jit_kwargs: Any) -> "_LazyJit":
-    """``jax.jit(fun, compiler_options=compiler_options(), **jit_kwargs)``, built at the first use.
+def jit(fun: Callable, *, fast_compile: bool = False, **jit_kwargs: Any) -> "_LazyJit":
+    """``jax.jit(fun, compiler_options=compiler_options(fast_compile), **jit_kwargs)``, built at
+    the first use.
 
     Deferring the build keeps ``import jaxdip`` from starting a JAX backend (the backend decides the
     options). The result is called like the jitted function; its other attributes (``lower``,
     ``trace``, ...) are the jitted function's.
     """
-    return _LazyJit(fun, jit_kwargs)
+    return _LazyJit(fun, fast_compile, jit_kwargs)
 
 
 class _LazyJit:
-    def __init__(self, fun: Callable, jit_kwargs: dict[str, Any]):
+    def __init__(self, fun: Callable, fast_compile: bool, jit_kwargs: dict[str, Any]):
         functools.update_wrapper(self, fun)
-        self._fun, self._jit_kwargs, self._jitted = fun, jit_kwargs, None
+        self._fun, self._fast_compile, self._jit_kwargs = fun, fast_compile, jit_kwargs
+        self._jitted = None
 
     def _get(self) -> Callable:
         if self._jitted is None:
-            self._jitted = jax.jit(self._fun, compiler_options=compiler_options(), **self._jit_kwargs)
+            options = compiler_options(self._fast_compile)
+            self._jitted = jax.jit(self._fun, compiler_options=options, **self._jit_kwargs)
         return self._jitted
 
     def __call__(self, *args, **kwargs):
@@ -86,6 +98,6 @@ class _LazyJit:
 
     def __getattr__(self, name: str):
         # Only reached for attributes this object lacks; never for its own (e.g. while unpickling).
-        if name in ("_fun", "_jit_kwargs", "_jitted") or name.startswith("__"):
+        if name in ("_fun", "_fast_compile", "_jit_kwargs", "_jitted") or name.startswith("__"):
             raise AttributeError(name)
         return getattr(self._get(), name)

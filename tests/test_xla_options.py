@@ -28,6 +28,20 @@ def test_cpu_keeps_ynnpack_for_reductions_and_the_older_emitters(fresh_cache):
         }
 
 
+def test_fast_compile_adds_the_unoptimised_backend_and_computes_the_same(fresh_cache):
+    opts = xla_options.compiler_options(fast_compile=True)
+    if jax.default_backend() == "cpu":
+        assert opts == {**xla_options.compiler_options(), "xla_backend_optimization_level": 0}
+    else:
+        assert opts == {}
+    f = lambda k: jax.random.uniform(k, (5, 7), minval=-0.3, maxval=0.3) * 1.7 + 0.1
+    key = jax.random.key(4)
+    # the same numbers up to floating-point contraction (an ulp), not a different draw
+    np.testing.assert_allclose(
+        xla_options.jit(f, fast_compile=True)(key), jax.jit(f)(key), rtol=1e-6, atol=1e-7
+    )
+
+
 def test_env_opt_out_and_rejected_option_give_empty(fresh_cache, monkeypatch):
     monkeypatch.setenv("JAXDIP_XLA_OPTIONS", "0")
     assert xla_options.compiler_options() == {}
