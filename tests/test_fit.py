@@ -88,6 +88,15 @@ def test_new_measurement_and_operator_do_not_recompile():
     assert (engine._run_chunk._cache_size(), engine._build._cache_size()) == before
 
 
+def test_input_noise_jitters_the_code_only_when_positive():
+    y = _target()
+    for sigma, jittered in ((0.0, False), (0.3, True)):
+        s0 = engine.init(jax.random.key(0), TinyNet, Identity(y.shape), y, input_noise=sigma)
+        s1, _ = engine.step(s0)  # x_ema after the first step is that step's output
+        gap = float(jnp.max(jnp.abs(s1.x_ema - engine.output(s0))))
+        assert (gap > 1e-3) if jittered else (gap < 1e-6), (sigma, gap)
+
+
 def test_nan_guard_keeps_last_finite_iterate():
     y = jnp.ones((8, 8, 1))
 
