@@ -8,9 +8,10 @@ Frameworks (``--frameworks``):
   ``jaxdip.xla_options.compiler_options()``, recorded as ``jax_compiler_options``; its state packed,
   copied once and donated to each call), with fit's default Adam and the identity operator, so the
   step also keeps fit's bookkeeping (output EMA, best-loss iterate, NaN check); the per-step time is
-  the call's time divided by ``chunk``. ``--chunk 1`` times one jitted step per call instead: XLA:CPU then allocates the
-  step's temporary buffers afresh on every call and the kernel zero-fills their pages (about 0.9 GB
-  and 0.3 s of system time per step for skip at 256), which a scan pays once per chunk;
+  the call's time divided by ``chunk``. ``--chunk 1`` times one jitted step per call instead:
+  XLA:CPU then allocates the step's temporary buffers afresh on every call and the kernel
+  zero-fills their pages (about 0.9 GB and 0.3 s of system time per step for skip at 256), which a
+  scan pays once per chunk;
 * ``torch``: the eager PyTorch ports of ``torch_skip.py`` (skip and deep_decoder);
 * ``deepinv``: conv_decoder only: ``deepinv.models.ConvDecoder`` with jaxdip's default sizes, fitted
   by deepinv's user-facing loop ``deepinv.models.DeepImagePrior`` (see ``deepinv_worker.py``). It

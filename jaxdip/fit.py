@@ -568,8 +568,8 @@ def fit(
     """Fit a DIP generator to the measurement ``y`` and return a :class:`FitResult`.
 
     ``options`` are those of :func:`init` (optimizer, loss, regularizer, lam, input_noise, ema,
-    input_code, optimize, param_filter, x_true, stopping, data_range, pack_params). Steps run as compiled
-    ``lax.scan`` chunks of ``chunk`` steps (default: about 1% of ``steps``, at least 10); between
+    input_code, optimize, param_filter, x_true, stopping, data_range, pack_params). Steps run as
+    compiled ``lax.scan`` chunks of ``chunk`` steps (default: about 1% of ``steps``, at least 10); between
     chunks a tqdm bar shows the step, loss and PSNR, the fit halts when the loss or a gradient is
     not finite (keeping the last finite iterate) or when the stopping rule fires (later steps in
     the chunk are masked, so the result is exact). Deterministic for a fixed key. Each chunk is
@@ -591,6 +591,7 @@ def fit(
     max_steps = jnp.asarray(steps, jnp.int32)
     has_truth = state.x_true is not None
     records: list[StepAux] = []
+    final = None  # (output, SSIM) of the latest state, when computed for the history
     ssim_steps, ssim_values = [], []
     bar = None
     if progress:
@@ -612,7 +613,8 @@ def fit(
             now = int(state.step)
             if has_truth:
                 ssim_steps.append(now)
-                ssim_values.append(float(_output_and_ssim(state)[1]))
+                final = _output_and_ssim(state)
+                ssim_values.append(float(final[1]))
             if bar is not None:
                 bar.update(now - done)
                 if aux.active.any():
@@ -647,7 +649,8 @@ def fit(
             x_detected = np.asarray(d_x)
             if has_truth and detected_step < len(history["psnr"]):
                 gap = float(np.nanmax(history["psnr"]) - history["psnr"][detected_step])
-    x = np.asarray(_output_and_ssim(state)[0])
+    # The state is the last chunk's, whose output the history already computed (with x_true).
+    x = np.asarray((_output_and_ssim(state) if final is None else final)[0])
     diverged_step = int(state.diverged_step) if bool(state.diverged) else None
     if diverged_step is not None:
         import warnings

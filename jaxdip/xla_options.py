@@ -62,6 +62,7 @@ def compiler_options(fast_compile: bool = False) -> dict[str, Any]:
     return {k: v for k, v in options.items() if _accepted(k, v)}
 
 
+@functools.cache
 def _accepted(name: str, value: Any) -> bool:
     try:
         jax.jit(lambda x: jnp.sum(x), compiler_options={name: value}).lower(jnp.zeros(4)).compile()
