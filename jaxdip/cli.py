@@ -4,7 +4,8 @@
     jaxdip superres photo.png --factor 4 # your image as ground truth, synthetic x4 degradation
     jaxdip ct --measurement sino.npy --angles 60   # measured sinogram, no ground truth
 
-Writes into --out: recon.png, degraded.png, metrics.json and history.png.
+Writes into --out: recon.png, degraded.png, metrics.json and history.png. Compiled programs are
+kept on disk (``jaxdip.compile_cache``), so a second run of the same task and size skips XLA.
 """
 
 from __future__ import annotations
@@ -75,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fit K seeds at once (vmapped) and write mean, std and error maps")
     p.add_argument("--out", type=Path, default=Path("jaxdip_out"), help="output folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    cache = p.add_mutually_exclusive_group()
+    cache.add_argument("--compile-cache", type=Path, default=None, metavar="DIR",
+                       help="directory of compiled programs reused by later runs (default: "
+                            "$JAX_COMPILATION_CACHE_DIR if set, else jaxdip.compile_cache."
+                            "default_dir())")
+    cache.add_argument("--no-compile-cache", action="store_true",
+                       help="compile every program anew, write nothing to disk")
     return p
 
 
@@ -111,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     import jax
     import optax
 
-    from jaxdip import __version__
+    from jaxdip import __version__, compile_cache
     from jaxdip.data import save_image
     from jaxdip.fit import fit
     from jaxdip.io import write_json
@@ -119,6 +127,13 @@ def main(argv: list[str] | None = None) -> int:
     from jaxdip.plot import plot_history
     from jaxdip.tasks import make_model, make_problem
 
+    if not args.no_compile_cache:
+        try:
+            compile_cache.enable(args.compile_cache)
+        except ValueError as err:
+            if args.compile_cache is not None:
+                raise SystemExit(f"jaxdip: error: --compile-cache: {err}") from None
+            print(f"jaxdip: warning: running without a compile cache: {err}", file=sys.stderr)
     measurement = None if args.measurement is None else _load_measurement(args.measurement, args.task)
     key = jax.random.key(args.seed)
     k_problem, k_fit = jax.random.split(key)
