@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "$JAX_COMPILATION_CACHE_DIR if set, else jaxdip.compile_cache."
                             "default_dir())")
     cache.add_argument("--no-compile-cache", action="store_true",
-                       help="compile every program anew, write nothing to disk")
+                       help="do not turn the cache on (a JAX_COMPILATION_CACHE_DIR set in the "
+                            "environment still applies)")
     return p
 
 
