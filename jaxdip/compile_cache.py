@@ -36,19 +36,27 @@ def default_dir() -> Path:
     return Path(base).expanduser() / "jaxdip" / "xla"
 
 
-def enable(path: str | os.PathLike | None = None) -> Path:
+def enable(path: str | os.PathLike | None = None, max_size_mb: float = 2048) -> Path:
     """Turn on JAX's persistent compilation cache in ``path``; returns the directory in use.
 
     With ``path=None`` a directory JAX already has (``JAX_COMPILATION_CACHE_DIR``,
-    ``jax.config.update("jax_compilation_cache_dir", ...)``) is kept, else :func:`default_dir` is
-    used. The directory is created if missing. Call it before the first compile: JAX opens its
-    cache once per process, so changing the directory after that has no effect. Only programs that
-    took at least ``jax_persistent_cache_min_compile_time_secs`` (JAX's default: 1 s) to compile
-    are written.
+    ``jax.config.update("jax_compilation_cache_dir", ...)``) is kept as it is, else
+    :func:`default_dir` is used. The directory is created if missing. Call it before the first
+    compile: JAX opens its cache once per process, so changing the directory after that has no
+    effect. Only programs that took at least ``jax_persistent_cache_min_compile_time_secs`` (JAX's
+    default: 1 s) to compile are written.
+
+    ``max_size_mb`` bounds the directory: past it JAX evicts the least recently used programs.
+    The bound also makes JAX lock the directory (``filelock``) around each read and write, so
+    processes that share it never see a half-written entry. It is not applied where
+    ``jax_compilation_cache_max_size`` is already set.
 
     Raises:
-        ValueError: ``path`` exists and is not a directory, or cannot be created.
+        ValueError: ``path`` exists and is not a directory, or cannot be created; ``max_size_mb``
+            is not positive.
     """
+    if not max_size_mb > 0:
+        raise ValueError(f"max_size_mb: expected a positive size in MB, got {max_size_mb}")
     current = jax.config.jax_compilation_cache_dir
     if path is None and current:
         return Path(current)
@@ -60,4 +68,6 @@ def enable(path: str | os.PathLike | None = None) -> Path:
     except OSError as err:
         raise ValueError(f"path: cannot create the compile cache directory {directory}: {err}") from None
     jax.config.update("jax_compilation_cache_dir", str(directory))
+    if jax.config.jax_compilation_cache_max_size == -1:  # JAX's default: unbounded
+        jax.config.update("jax_compilation_cache_max_size", int(max_size_mb * 2**20))
     return directory

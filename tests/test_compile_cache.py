@@ -39,6 +39,11 @@ def test_a_file_as_cache_directory_is_named_in_the_error(tmp_path):
         compile_cache.enable(tmp_path / "file" / "below")
 
 
+def test_a_non_positive_size_bound_is_named_in_the_error(tmp_path):
+    with pytest.raises(ValueError, match="max_size_mb: expected a positive size"):
+        compile_cache.enable(tmp_path, max_size_mb=0)
+
+
 def test_cli_cache_options():
     parser = build_parser()
     assert parser.parse_args(["denoise"]).no_compile_cache is False
@@ -86,3 +91,45 @@ def test_cli_names_a_bad_cache_directory(tmp_path, capsys):
     (tmp_path / "file").write_text("not a directory")
     with pytest.raises(SystemExit, match="--compile-cache: path: expected a directory"):
         main(["denoise", "--compile-cache", str(tmp_path / "file")])
+
+
+_TWO_PROGRAMS = textwrap.dedent(
+    """
+    import sys
+    import jax, jax.numpy as jnp, numpy as np
+    from jaxdip import compile_cache
+
+    compile_cache.enable(sys.argv[1], max_size_mb=float(sys.argv[2]))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    x = jnp.asarray(np.arange(12.0).reshape(3, 4))  # a transfer, no program of its own
+
+    def first(x):
+        return jnp.tanh(x @ x.T).sum()
+
+    def second(x):
+        return jnp.cos(x.T @ x).max()
+
+    jax.jit(first)(x).block_until_ready()
+    jax.jit(second)(x).block_until_ready()
+    """
+)
+
+
+def test_the_size_bound_evicts_the_least_recently_used_program(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_COMPILATION_CACHE")}
+
+    def run(directory, max_size_mb):
+        subprocess.run([sys.executable, "-c", _TWO_PROGRAMS, str(directory), str(max_size_mb)],
+                       env=env, check=True, capture_output=True)
+        return {p.name.split("-")[0]: p.stat().st_size for p in directory.iterdir()
+                if p.name.endswith("-cache")}
+
+    unbounded = run(tmp_path / "big", 1024)
+    assert {"jit_first", "jit_second"} <= set(unbounded)
+    first, second = unbounded["jit_first"], unbounded["jit_second"]
+    assert min(first, second) > 0.5 * max(first, second)
+    # Room for either program but not for both: the one written first is evicted.
+    bound = int(1.5 * max(first, second))
+    bounded = run(tmp_path / "small", bound / 2**20)
+    assert "jit_second" in bounded and "jit_first" not in bounded
+    assert sum(bounded.values()) <= bound
