@@ -47,9 +47,10 @@ def enable(path: str | os.PathLike | None = None, max_size_mb: float = 2048) -> 
     default: 1 s) to compile are written.
 
     ``max_size_mb`` bounds the directory: past it JAX evicts the least recently used programs.
-    The bound also makes JAX lock the directory (``filelock``) around each read and write, so
-    processes that share it never see a half-written entry. It is not applied where
-    ``jax_compilation_cache_max_size`` is already set.
+    The bound also makes JAX lock the directory (``filelock``) around each read and write, so a
+    process never reads an entry that another one is still writing. It is not applied where
+    ``jax_compilation_cache_max_size`` is already set. An entry left truncated by a crash makes
+    JAX warn and compile that program instead, each time; delete the directory then.
 
     Raises:
         ValueError: ``path`` exists and is not a directory, or cannot be created; ``max_size_mb``
