@@ -63,11 +63,15 @@ def enable(path: str | os.PathLike | None = None, max_size_mb: float = 2048) -> 
         return Path(current)
     directory = Path(default_dir() if path is None else path).expanduser()
     if directory.exists() and not directory.is_dir():
-        raise ValueError(f"path: expected a directory for the compile cache, got the file {directory}")
+        raise ValueError(
+            f"path: expected a directory for the compile cache, got the file {directory}"
+        )
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise ValueError(f"path: cannot create the compile cache directory {directory}: {err}") from None
+        raise ValueError(
+            f"path: cannot create the compile cache directory {directory}: {err}"
+        ) from None
     jax.config.update("jax_compilation_cache_dir", str(directory))
     if jax.config.jax_compilation_cache_max_size == -1:  # JAX's default: unbounded
         jax.config.update("jax_compilation_cache_max_size", int(max_size_mb * 2**20))
