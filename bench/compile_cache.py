@@ -107,7 +107,8 @@ def main(argv=None) -> dict:
                     row[f"{kind}_init_s"] + row[f"{kind}_trace_s"] + row[f"{kind}_xla_compile_s"]
                 )
             results.append(row)
-            print(f"{model:6s} {size:4d}  init {row['cold_init_s']:.1f} -> {row['warm_init_s']:.1f} s"
+            print(f"{model:6s} {size:4d}"
+                  f"  init {row['cold_init_s']:.1f} -> {row['warm_init_s']:.1f} s"
                   f"  trace {row['cold_trace_s']:.1f} -> {row['warm_trace_s']:.1f} s"
                   f"  XLA {row['cold_xla_compile_s']:.1f} -> {row['warm_xla_compile_s']:.1f} s"
                   f"  same loss: {row['same_loss']}", flush=True)
