@@ -13,5 +13,5 @@ from jaxdip import (  # noqa: E402
     compile_cache, data, ensemble, fit, losses, metrics, models, noise, operators, xla_options,
 )
 
-__all__ = ["compile_cache", "data", "ensemble", "fit", "losses", "metrics", "models", "noise", "operators",
-           "xla_options", "__version__"]
+__all__ = ["compile_cache", "data", "ensemble", "fit", "losses", "metrics", "models", "noise",
+           "operators", "xla_options", "__version__"]

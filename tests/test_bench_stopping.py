@@ -1,26 +1,14 @@
 """Smoke test of bench/stopping.py: --quick (tiny one-scale Skip, one image), JSON schema and the
 consistency of the reported gaps with the reported PSNRs."""
 
-import json
 import math
-import os
-import subprocess
-import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.bench_quick import run_quick
 
 
 def test_stopping_quick_writes_json(tmp_path):
-    out = tmp_path / "stopping.json"
-    cmd = [sys.executable, os.path.join(ROOT, "bench", "stopping.py"), "--quick", "--out", str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    data = json.loads(out.read_text())
-    assert data["benchmark"] == "stopping" and data["quick"] is True
-    assert data["backend"] in ("cpu", "gpu", "tpu") and data["device"]
-    assert {"jax", "jaxlib", "flax", "optax", "python"} <= set(data["versions"])
-    assert data["machine"]["cpu_count"] >= 1 and len(data["machine"]["load_start"]) == 3
-    assert data["date"].startswith("20")
+    data = run_quick(tmp_path, "stopping")
+    assert data["quick"] is True
 
     over = data["overhead"]
     assert [r["size"] for r in over["results"]] == [16]
