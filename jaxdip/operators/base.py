@@ -49,10 +49,31 @@ def operator_dataclass(cls: type) -> type:
     """Make ``cls`` a frozen dataclass and register it as a JAX pytree.
 
     Fields declared with :func:`static_field` become static metadata (must be hashable); all other
-    fields are pytree leaves (arrays).
+    fields are pytree leaves (arrays). Unflattening sets the fields directly, without ``__init__``:
+    JAX rebuilds operators with leaves that are not arrays (tracers, ``jax.jit(...).lower``'s
+    argument descriptions), which ``__post_init__``'s checks must not see; the checks ran when the
+    operator was first built.
     """
     cls = dataclasses.dataclass(frozen=True, eq=False)(cls)
-    return jax.tree_util.register_dataclass(cls)
+    fields = dataclasses.fields(cls)
+    data = tuple(f.name for f in fields if not f.metadata.get("static"))
+    meta = tuple(f.name for f in fields if f.metadata.get("static"))
+
+    def flatten_with_keys(op):
+        children = [(jax.tree_util.GetAttrKey(n), getattr(op, n)) for n in data]
+        return children, tuple(getattr(op, n) for n in meta)
+
+    def flatten(op):
+        return [getattr(op, n) for n in data], tuple(getattr(op, n) for n in meta)
+
+    def unflatten(aux, children):
+        op = object.__new__(cls)
+        for name, value in (*zip(meta, aux), *zip(data, children)):
+            object.__setattr__(op, name, value)
+        return op
+
+    jax.tree_util.register_pytree_with_keys(cls, flatten_with_keys, unflatten, flatten)
+    return cls
 
 
 def check_shape(name: str, x: Any, expected: tuple[int, ...]) -> None:

@@ -104,11 +104,8 @@ class Blur(LinearOperator):
     shape: tuple[int, int, int] = static_field()
     boundary: str = static_field(default="circular")
     method: str = static_field(default="auto")
-    _validated: bool = static_field(default=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self._validated:  # rebuilt by JAX (pytree unflatten) from a validated operator
-            return
         object.__setattr__(self, "shape", _image_shape(self.shape))
         if self.boundary not in BOUNDARIES:
             raise ValueError(f"boundary: expected one of {BOUNDARIES}, got {self.boundary!r}")
@@ -132,7 +129,6 @@ class Blur(LinearOperator):
                 f"got {tuple(kernel.shape)}"
             )
         object.__setattr__(self, "kernel", kernel)
-        object.__setattr__(self, "_validated", True)
 
     @property
     def in_shape(self) -> tuple[int, int, int]:

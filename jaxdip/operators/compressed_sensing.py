@@ -116,18 +116,15 @@ class GaussianCS(LinearOperator):
     shape: tuple[int, ...] = static_field()
     m: int = static_field()
     matrix: jax.Array | None = dataclasses.field(default=None, repr=False)
-    _validated: bool = static_field(default=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self._validated:  # rebuilt by JAX (pytree unflatten) from a validated operator
-            return
         shape = _shape(self.shape)
         m = _count(self.m)
         key = _check_key(self.key)
         if self.matrix is not None:
             raise TypeError("matrix: it is drawn from key at construction; do not pass it")
         matrix = _gaussian_matrix(key, m, math.prod(shape))
-        for name, value in (("shape", shape), ("m", m), ("matrix", matrix), ("_validated", True)):
+        for name, value in (("shape", shape), ("m", m), ("matrix", matrix)):
             object.__setattr__(self, name, value)
 
     @property
@@ -181,11 +178,8 @@ class StructuredCS(LinearOperator):
     m: int = static_field()
     signs: jax.Array | None = dataclasses.field(default=None, repr=False)
     rows: jax.Array | None = dataclasses.field(default=None, repr=False)
-    _validated: bool = static_field(default=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self._validated:  # rebuilt by JAX (pytree unflatten) from a validated operator
-            return
         shape = _shape(self.shape, ndim=3)
         n = math.prod(shape)
         m = _count(self.m, upper=n)
@@ -197,7 +191,6 @@ class StructuredCS(LinearOperator):
         signs, rows = _signs_and_rows(key, shape, m)
         for name, value in (("shape", shape), ("m", m), ("signs", signs), ("rows", rows)):
             object.__setattr__(self, name, value)
-        object.__setattr__(self, "_validated", True)
 
     @property
     def in_shape(self) -> tuple[int, int, int]:

@@ -36,11 +36,8 @@ class Inpainting(LinearOperator):
 
     mask: jax.Array
     channels: int | None = static_field(default=None)
-    _validated: bool = static_field(default=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self._validated:  # rebuilt by JAX (pytree unflatten) from a validated operator
-            return
         if self.mask is None:
             raise TypeError("mask: expected an array of shape (H, W, 1) or (H, W, C), got None")
         if jnp.iscomplexobj(self.mask):
@@ -69,7 +66,6 @@ class Inpainting(LinearOperator):
                 )
         object.__setattr__(self, "mask", mask)
         object.__setattr__(self, "channels", channels)
-        object.__setattr__(self, "_validated", True)
 
     @property
     def in_shape(self) -> tuple[int, int, int]:

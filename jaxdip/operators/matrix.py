@@ -56,11 +56,8 @@ class Matrix(LinearOperator):
     matrix: jax.Array
     in_shape: tuple[int, ...] | None = static_field(default=None)
     out_shape: tuple[int, ...] | None = static_field(default=None)
-    _validated: bool = static_field(default=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self._validated:  # rebuilt by JAX (pytree unflatten) from a validated operator
-            return
         if self.matrix is None:
             raise TypeError("matrix: expected a 2-D array (M, N), got None")
         dtype = jnp.complex64 if jnp.iscomplexobj(self.matrix) else jnp.float32
@@ -79,7 +76,6 @@ class Matrix(LinearOperator):
         object.__setattr__(self, "matrix", matrix)
         object.__setattr__(self, "in_shape", in_shape)
         object.__setattr__(self, "out_shape", out_shape)
-        object.__setattr__(self, "_validated", True)
 
     @property
     def in_dtype(self) -> jnp.dtype:
