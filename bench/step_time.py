@@ -185,6 +185,7 @@ def _worker_jax(model: str, size: int, warmup: int, repeats: int, chunk: int) ->
     from flax import nnx
 
     from jaxdip import fit as engine
+    from jaxdip import heap
     from jaxdip.models.conv_decoder import ConvDecoder
     from jaxdip.models.deep_decoder import DeepDecoder
     from jaxdip.models.skip import Skip
@@ -219,6 +220,7 @@ def _worker_jax(model: str, size: int, warmup: int, repeats: int, chunk: int) ->
     compiled = lowered.compile()
     t_compiled = time.perf_counter()
     xla_compile_cpu_s = time.process_time() - cpu_lowered
+    heap.release_free_heap()  # as jaxdip.fit.fit does between compiling and the first step
     carry, aux = jax.block_until_ready(compiled(carry, data, max_steps))
     compile_s = time.perf_counter() - t_start
     mem.steps_start()

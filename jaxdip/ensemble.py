@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxdip import xla_options
+from jaxdip import heap, xla_options
 from jaxdip.fit import FitState, init, output, run
 from jaxdip.operators.base import Operator
 
@@ -79,6 +79,10 @@ def _fit_group(keys, model, operator, y, steps, chunk, options, bar):
     states = jax.vmap(lambda k: init(k, model, operator, y, **options))(keys)
     states, n_dev = _shard(states, len(keys))
     max_steps = jnp.asarray(steps, jnp.int32)
+    # As in fit.fit: compiled before the loop (whose calls find it in jit's cache), then the heap
+    # the compiler freed is given back before the members' buffers are allocated.
+    _run_members.lower(states, chunk, max_steps).compile()
+    heap.release_free_heap()
     records = []
     done = 0
     while done < steps:

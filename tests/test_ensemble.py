@@ -105,3 +105,26 @@ def test_sharded_over_4_cpu_devices_equals_single_device():
         results[n] = np.load(out)
         os.remove(out)
     np.testing.assert_allclose(results[4], results[1], atol=1e-5)
+
+
+def test_members_loop_compiles_once_per_group_shape(monkeypatch):
+    compiles, released = [], []
+
+    def listener(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration" and "_run_members" in str(
+            kwargs.get("fun_name", "")
+        ):
+            compiles.append(duration)
+
+    monkeypatch.setattr("jaxdip.ensemble.heap.release_free_heap",
+                        lambda: released.append(len(compiles)))
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        y = (0.3 + 0.4 * jnp.outer(jnp.linspace(0, 1, 9), jnp.linspace(0, 1, 7)))[..., None]
+        keys = jax.random.split(jax.random.key(1), 2)
+        fit_ensemble(keys, MaskedNet, Identity(y.shape), y, steps=25, chunk=10, progress=False)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    # Compiled ahead of the loop (then the heap is released), and the three chunks reuse it.
+    assert len(compiles) == 1
+    assert released == [1]

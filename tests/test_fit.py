@@ -222,3 +222,36 @@ def test_stopping_rule_stops_and_masked_chunk_is_exact():
     np.testing.assert_array_equal(big.x_detected, small.x_detected)
     assert 0 <= big.detected_step < big.steps
     assert big.detection_gap is not None and big.detection_gap >= 0
+
+
+def test_the_loop_compiles_once_and_the_heap_is_released_before_the_first_step(monkeypatch):
+    compiles, released = [], []
+
+    def listener(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration" and "_run_chunk" in str(
+            kwargs.get("fun_name", "")
+        ):
+            compiles.append(duration)
+
+    # fit compiles its loop ahead of the first chunk and then releases the heap; the chunks must
+    # find that program in jit's cache rather than compile it again.
+    monkeypatch.setattr(engine.heap, "release_free_heap", lambda: released.append(len(compiles)))
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        y = _target(11, 13)  # a shape no other test compiles
+        res = engine.fit(jax.random.key(0), TinyNet, Identity(y.shape), y, steps=25, chunk=10,
+                         progress=False)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    assert len(compiles) == 1
+    assert released == [1]
+    assert res.steps == 25 and res.compile_seconds > 0
+
+
+def test_release_free_heap_runs_on_glibc():
+    import platform
+
+    from jaxdip.heap import release_free_heap
+
+    expected = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert release_free_heap() is expected
