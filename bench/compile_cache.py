@@ -28,7 +28,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _common import load_average, version  # noqa: E402
+from _common import load_average, machine, version  # noqa: E402
 
 DEFAULT_OUT = os.path.join(HERE, "results", "compile_cache_cpu.json")
 FIELDS = ("init_s", "trace_s", "xla_compile_s", "first_run_s")
@@ -123,9 +123,7 @@ def main(argv=None) -> dict:
         "setting": {"chunk": args.chunk, "rounds": args.rounds},
         "backend": jax.default_backend(),
         "device": str(jax.devices()[0]),
-        "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                    "cpu_count": os.cpu_count(), "load_start": load_start,
-                    "load_end": load_average()},
+        "machine": machine(load_start=load_start, load_end=load_average()),
         "versions": {d: version(d) for d in ("jax", "jaxlib", "flax", "optax")}
         | {"python": platform.python_version()},
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -42,7 +42,7 @@ import os
 import platform
 import time
 
-from _common import load_average, version
+from _common import load_average, machine, version
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "results", "ensemble_cpu.json")
@@ -130,13 +130,7 @@ def bench(args) -> dict:
     return {
         "benchmark": "ensemble",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(),
-            "load_start": args.load_start,
-            "load_end": load_average(),
-        },
+        "machine": machine(load_start=args.load_start, load_end=load_average()),
         "device": str(jax.devices()[0].device_kind),
         "backend": jax.default_backend(),
         "versions": {

@@ -36,6 +36,8 @@ from jaxdip.fit import fit
 from jaxdip.io import write_json
 from jaxdip.tasks import make_model, make_problem
 
+from _common import machine
+
 CASES = [
     # task, image, steps, width
     ("denoise", "astronaut", 1500, 32),
@@ -129,8 +131,7 @@ def main(argv=None):
               f"{row['dip_psnr']:6.2f} dB (best {row['dip_best_psnr']}) "
               f"[{time.perf_counter() - t0:.0f} s]", flush=True)
     report = {
-        "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                    "cpu_count": os.cpu_count()},
+        "machine": machine(),
         "device": str(jax.devices()[0]),
         "versions": {"jax": jax.__version__, "python": platform.python_version(),
                      "optax": optax.__version__},

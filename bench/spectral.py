@@ -22,8 +22,9 @@ import platform
 import resource
 import subprocess
 import sys
-import tempfile
 import time
+
+from _common import machine
 
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "spectral_cpu.json")
 QUICK_NET = dict(channels_down=(4,), channels_up=(4,), channels_skip=(2,))
@@ -73,12 +74,7 @@ def environment() -> dict:
 
     dev = jax.devices()[0]
     return {
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(),
-            "load_average_1m": round(os.getloadavg()[0], 2),
-        },
+        "machine": machine(load_average_1m=round(os.getloadavg()[0], 2)),
         "device": {"platform": dev.platform, "kind": dev.device_kind, "count": jax.device_count()},
         "versions": {
             "python": platform.python_version(),
@@ -86,16 +82,6 @@ def environment() -> dict:
         },
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-
-
-def write_atomic(path: str, payload: dict) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(payload, fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         **environment(),
         "runs": runs,
     }
-    write_atomic(args.out, payload)
+    from jaxdip.io import write_json
+
+    write_json(args.out, payload)
     print(f"wrote {args.out}")
     return 0
 

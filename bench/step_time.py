@@ -69,7 +69,7 @@ import subprocess
 import sys
 import time
 
-from _common import version  # standard library only, like the rest of this module's top level
+from _common import machine, version  # standard library only, like this module's top level
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "results", "step_time_cpu.json")
@@ -332,18 +332,6 @@ def _find_deepinv(path: str | None) -> tuple[str | None, dict]:
     return None, {}
 
 
-def _cpu_model() -> str | None:
-    """The CPU's model name from /proc/cpuinfo (Linux), else None."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
-
-
 def _median(xs):
     xs = sorted(xs)
     n = len(xs)
@@ -506,15 +494,11 @@ def main(argv=None) -> dict:
             "forwards (bench/deepinv_worker.py)"
         ),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpu_model": _cpu_model(),
-            "cpu_count": os.cpu_count(),
-            # 1-minute load averages before and after: timings are only comparable on a quiet machine.
-            "load_avg_1min_before": load_before[0] if load_before else None,
-            "load_avg_1min_after": os.getloadavg()[0] if load_before else None,
-        },
+        # 1-minute load averages before and after: timings are only comparable on a quiet machine.
+        "machine": machine(
+            load_avg_1min_before=load_before[0] if load_before else None,
+            load_avg_1min_after=os.getloadavg()[0] if load_before else None,
+        ),
         "device": str(jax.devices()[0].device_kind),
         "backend": jax.default_backend(),
         "threads": args.threads,

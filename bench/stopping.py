@@ -49,7 +49,7 @@ import platform
 import sys
 import time
 
-from _common import load_average, version
+from _common import load_average, machine, version
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "results", "stopping_cpu.json")
@@ -426,12 +426,7 @@ def main(argv=None) -> dict:
     result = {
         "benchmark": "stopping",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(),
-            "load_start": load_start,
-        },
+        "machine": machine(load_start=load_start),
         "device": str(jax.devices()[0].device_kind),
         "backend": jax.default_backend(),
         "versions": {

@@ -20,5 +20,6 @@ def run_quick(tmp_path, name: str) -> dict:
     assert data["backend"] in ("cpu", "gpu", "tpu") and data["device"]
     assert {"jax", "jaxlib", "flax", "optax", "python"} <= set(data["versions"])
     assert data["machine"]["cpu_count"] >= 1 and len(data["machine"]["load_start"]) == 3
+    assert {"cpu_model", "cpu_family_model", "cpu_vector_flags"} <= set(data["machine"])
     assert data["date"].startswith("20")
     return data
