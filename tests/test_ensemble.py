@@ -12,6 +12,7 @@ from flax import nnx
 from jaxdip import fit as engine
 from jaxdip.ensemble import calibration, fit_ensemble, sparsification
 from jaxdip.operators import Identity
+from tests.compile_events import compiles_of
 
 
 class MaskedNet(nnx.Module):
@@ -108,23 +109,13 @@ def test_sharded_over_4_cpu_devices_equals_single_device():
 
 
 def test_members_loop_compiles_once_per_group_shape(monkeypatch):
-    compiles, released = [], []
-
-    def listener(event, duration, **kwargs):
-        if event == "/jax/core/compile/backend_compile_duration" and "_run_members" in str(
-            kwargs.get("fun_name", "")
-        ):
-            compiles.append(duration)
-
-    monkeypatch.setattr("jaxdip.ensemble.heap.release_free_heap",
-                        lambda: released.append(len(compiles)))
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
+    released = []
+    with compiles_of("_run_members") as compiles:
+        monkeypatch.setattr("jaxdip.ensemble.heap.release_free_heap",
+                            lambda: released.append(len(compiles)))
         y = (0.3 + 0.4 * jnp.outer(jnp.linspace(0, 1, 9), jnp.linspace(0, 1, 7)))[..., None]
         keys = jax.random.split(jax.random.key(1), 2)
         fit_ensemble(keys, MaskedNet, Identity(y.shape), y, steps=25, chunk=10, progress=False)
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
     # Compiled ahead of the loop (then the heap is released), and the three chunks reuse it.
     assert len(compiles) == 1
     assert released == [1]

@@ -7,6 +7,7 @@ from flax import nnx
 
 from jaxdip import fit as engine
 from jaxdip.operators import Identity
+from tests.compile_events import compiles_of
 
 
 class TinyNet(nnx.Module):
@@ -225,24 +226,15 @@ def test_stopping_rule_stops_and_masked_chunk_is_exact():
 
 
 def test_the_loop_compiles_once_and_the_heap_is_released_before_the_first_step(monkeypatch):
-    compiles, released = [], []
-
-    def listener(event, duration, **kwargs):
-        if event == "/jax/core/compile/backend_compile_duration" and "_run_chunk" in str(
-            kwargs.get("fun_name", "")
-        ):
-            compiles.append(duration)
-
-    # fit compiles its loop ahead of the first chunk and then releases the heap; the chunks must
-    # find that program in jit's cache rather than compile it again.
-    monkeypatch.setattr(engine.heap, "release_free_heap", lambda: released.append(len(compiles)))
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
+    released = []
+    with compiles_of("_run_chunk") as compiles:
+        # fit compiles its loop ahead of the first chunk and then releases the heap; the chunks
+        # must find that program in jit's cache rather than compile it again.
+        monkeypatch.setattr(engine.heap, "release_free_heap",
+                            lambda: released.append(len(compiles)))
         y = _target(11, 13)  # a shape no other test compiles
         res = engine.fit(jax.random.key(0), TinyNet, Identity(y.shape), y, steps=25, chunk=10,
                          progress=False)
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
     assert len(compiles) == 1
     assert released == [1]
     assert res.steps == 25 and res.compile_seconds > 0
