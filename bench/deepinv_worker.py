@@ -20,7 +20,9 @@ to the next (loop overhead included); the last interval ends at the extra forwar
 makes to return its output. The first step runs from the call to the start of the second iteration
 (DeepImagePrior's setup of the code and of Adam included). The same hook feeds the generator the
 shared ``_data`` code (``U(0, 1)``, as in jaxdip) in place of DeepImagePrior's own ``N(0, 1)`` draw
-(same shape, so the same work), and resets the RSS high-water mark after the first step.
+(same shape, so the same work), and resets the RSS high-water mark after the first step. With
+``--device gpu`` the network, code and target live on the first CUDA device, and the hook waits for
+the GPU's queued work before it stamps (``step_time.TorchDevice``).
 
 Usage (normally run by step_time.py)::
 
@@ -38,7 +40,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from step_time import CONV_DECODER, DEEPINV_MODELS, Memory, _data, _pin  # noqa: E402
+from step_time import (  # noqa: E402
+    CONV_DECODER, DEEPINV_MODELS, DEVICES, Memory, TorchDevice, _data, _pin,
+)
 
 
 def probe() -> dict:
@@ -53,7 +57,8 @@ def probe() -> dict:
             "python": platform.python_version()}
 
 
-def worker_deepinv(model: str, size: int, warmup: int, repeats: int, threads: int) -> dict:
+def worker_deepinv(model: str, size: int, warmup: int, repeats: int, threads: int,
+                   device: str = "cpu") -> dict:
     if model not in DEEPINV_MODELS:
         raise ValueError(f"deepinv is compared on {DEEPINV_MODELS} only, got {model!r}")
     import deepinv
@@ -61,13 +66,15 @@ def worker_deepinv(model: str, size: int, warmup: int, repeats: int, threads: in
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
+    dev = TorchDevice(torch, device)
     h0, w0 = CONV_DECODER["in_hw"]
     channels, out_channels = CONV_DECODER["channels"], CONV_DECODER["out_channels"]
     net = deepinv.models.ConvDecoder(
         img_size=(out_channels, size, size), in_size=(h0, w0),
         layers=CONV_DECODER["num_layers"], channels=channels,
-    )
-    z, y = (torch.from_numpy(a).permute(2, 0, 1)[None].contiguous() for a in _data(model, size))
+    ).to(dev.device)
+    z, y = (torch.from_numpy(a).permute(2, 0, 1)[None].contiguous().to(dev.device)
+            for a in _data(model, size))
     physics = deepinv.physics.Denoising()
     n = 1 + warmup + repeats
     dip = deepinv.models.DeepImagePrior(
@@ -79,8 +86,10 @@ def worker_deepinv(model: str, size: int, warmup: int, repeats: int, threads: in
 
     def before_forward(module, inputs):
         k = len(stamps)  # iteration k starts (k == n: the forward that makes the output)
+        dev.sync()
         if k == 1:
             mem.steps_start()
+            dev.steps_start()
         stamps.append(time.perf_counter())
         if k == n:
             mem.steps_end()
@@ -93,6 +102,7 @@ def worker_deepinv(model: str, size: int, warmup: int, repeats: int, threads: in
         dip.loss.register_forward_hook(lambda m, a, out: losses.append(out.detach())),
     ]
     mem.base()
+    dev.base()
     t0 = time.perf_counter()
     dip(y, physics)
     for h in hooks:
@@ -107,6 +117,7 @@ def worker_deepinv(model: str, size: int, warmup: int, repeats: int, threads: in
         "deepinv_version": deepinv.__version__,
         "torch_version": torch.__version__,
         **mem.fields(),
+        **dev.fields(),
     }
 
 
@@ -117,6 +128,7 @@ def main(argv=None) -> dict:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", choices=DEVICES, default="cpu")
     p.add_argument("--probe", action="store_true", help="print versions as JSON and exit")
     args = p.parse_args(argv)
     if args.probe:
@@ -125,7 +137,9 @@ def main(argv=None) -> dict:
         if args.model is None or args.size is None:
             p.error("MODEL and SIZE are required (or --probe)")
         _pin(args.threads)
-        res = worker_deepinv(args.model, args.size, args.warmup, args.repeats, args.threads)
+        res = worker_deepinv(
+            args.model, args.size, args.warmup, args.repeats, args.threads, args.device
+        )
     print(json.dumps(res))
     return res
 

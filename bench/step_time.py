@@ -43,7 +43,18 @@ Reported per (model, size), with ``F`` one of jax / torch / deepinv (null where 
   ``jax_xla_temp_mb`` / ``jax_xla_argument_mb`` / ``jax_xla_output_mb``: the compiled step's own
   buffers from XLA's ``memory_analysis()``;
 * ``F_params``: parameter counts (jaxdip's ConvDecoder and deepinv's must agree; a mismatch is
-  reported on stderr); ``deepinv_version``.
+  reported on stderr); ``deepinv_version``;
+* ``jax_step_flops``: the matrix-product FLOPs of one step (forward, backward and update), counted
+  on jaxdip's own traced program by ``_flops.matmul_flops`` (on CPU its products, which include
+  ``2 / H`` boundary rows; on GPU XLA's convolutions); ``F_tflops``: that count over ``F_s``, the
+  same count for every framework (the networks are the same; the parameter counts say so);
+* with ``--device gpu``: ``F_device_peak_mb`` (the GPU memory peak: JAX's allocator's
+  ``peak_bytes_in_use`` over the whole run; PyTorch's ``max_memory_allocated`` over the steps after
+  the first) and ``F_device_base_mb`` (in use before the first step); ``gpu_peak_tflops`` (the
+  datasheet's dense FP32 and TF32 tensor-core rates, ``_flops.GPU_PEAK_TFLOPS``) and
+  ``F_fraction_fp32_peak`` / ``F_fraction_tf32_peak``, ``F_tflops`` over each; the precision
+  settings that decide which peak applies (``jax_default_matmul_precision``, PyTorch's
+  ``allow_tf32`` flags as ``torch_tf32`` / ``deepinv_tf32``).
 
 Usage::
 
@@ -52,8 +63,12 @@ Usage::
     python bench/step_time.py --quick --sizes 32 --frameworks jax --out /tmp/t.json
     python bench/step_time.py --models conv_decoder --frameworks jax deepinv \\
         --deepinv-python ../venv-deepinv/bin/python
+    python bench/step_time.py --device gpu --sizes 256 512 --rounds 3 --deepinv-python python3
 
-Results go to ``bench/results/step_time_cpu.json`` (written atomically) unless ``--out`` is given.
+``--device gpu`` runs every framework on the first GPU (JAX's default backend must be a GPU, and
+torch must see CUDA; either failing stops the run with the reason); ``bench/gpu_run.sh`` is that
+run on a lent GPU machine. Results go to ``bench/results/step_time_{cpu,gpu}.json`` (written
+atomically) unless ``--out`` is given.
 This module imports only the standard library at top level (numpy inside ``_data``):
 ``deepinv_worker.py`` imports its helpers in an interpreter without jax.
 """
@@ -70,9 +85,10 @@ import sys
 import time
 
 from _common import machine, version  # standard library only, like this module's top level
+from _flops import gpu_peak_tflops  # standard library only too
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_OUT = os.path.join(HERE, "results", "step_time_cpu.json")
+DEVICES = ("cpu", "gpu")
 MODELS = ("skip", "deep_decoder", "conv_decoder")
 FRAMEWORKS = ("jax", "torch", "deepinv")
 TORCH_MODELS = ("skip", "deep_decoder")
@@ -178,12 +194,20 @@ class Memory:
         }
 
 
-def _worker_jax(model: str, size: int, warmup: int, repeats: int, chunk: int) -> dict:
+def _device_mb(device) -> tuple[float | None, float | None]:
+    """A JAX device's memory in use and its peak, MB (None each where the backend keeps none)."""
+    stats = device.memory_stats() or {}
+    return tuple(stats[k] / 2**20 if k in stats else None
+                 for k in ("bytes_in_use", "peak_bytes_in_use"))
+
+
+def _worker_jax(model: str, size: int, warmup: int, repeats: int, chunk: int, device: str) -> dict:
     import jax
     import jax.numpy as jnp
     import numpy as np
     from flax import nnx
 
+    from _flops import matmul_flops
     from jaxdip import fit as engine
     from jaxdip import heap
     from jaxdip.models.conv_decoder import ConvDecoder
@@ -193,6 +217,8 @@ def _worker_jax(model: str, size: int, warmup: int, repeats: int, chunk: int) ->
     from jaxdip.xla_options import compiler_options
 
     jax.block_until_ready(jnp.zeros(()) + 1)  # start the backend
+    if jax.default_backend() != device:
+        raise RuntimeError(f"--device {device}: JAX's default backend is {jax.default_backend()}")
     rngs = nnx.Rngs(0)
     if model == "skip":
         net = Skip(rngs=rngs)
@@ -212,10 +238,13 @@ def _worker_jax(model: str, size: int, warmup: int, repeats: int, chunk: int) ->
 
     mem = Memory()
     mem.base()
+    device_base_mb, _ = _device_mb(jax.devices()[0])
     # The first call, done ahead of time so that tracing and compiling are timed apart.
     t_start = time.perf_counter()
-    lowered = engine._run_chunk.lower(carry, data, chunk, max_steps)
+    traced = engine._run_chunk.trace(carry, data, chunk, max_steps)
+    lowered = traced.lower()
     t_lowered = time.perf_counter()
+    step_flops = matmul_flops(traced.jaxpr) // chunk  # the scan's length is chunk
     cpu_lowered = time.process_time()
     compiled = lowered.compile()
     t_compiled = time.perf_counter()
@@ -232,6 +261,7 @@ def _worker_jax(model: str, size: int, warmup: int, repeats: int, chunk: int) ->
         carry, aux = jax.block_until_ready(compiled(carry, data, max_steps))
         times.append((time.perf_counter() - t0) / chunk)
     mem.steps_end()
+    _, device_peak_mb = _device_mb(jax.devices()[0])
     if not bool(np.all(aux.active)):
         raise RuntimeError(f"jax worker: {model} at {size} stopped or diverged while timed")
     res = {
@@ -239,7 +269,9 @@ def _worker_jax(model: str, size: int, warmup: int, repeats: int, chunk: int) ->
         "xla_compile_s": t_compiled - t_lowered, "xla_compile_cpu_s": xla_compile_cpu_s,
         "first_run_s": compile_s - (t_compiled - t_start),
         "loss": float(aux.loss[-1]), "params": n_params, "chunk": chunk,
-        "compiler_options": compiler_options(),
+        "compiler_options": compiler_options(), "step_flops": step_flops,
+        "device_base_mb": device_base_mb, "device_peak_mb": device_peak_mb,
+        "default_matmul_precision": str(jax.config.jax_default_matmul_precision),
     }
     try:
         stats = compiled.memory_analysis()
@@ -251,7 +283,44 @@ def _worker_jax(model: str, size: int, warmup: int, repeats: int, chunk: int) ->
     return res
 
 
-def _worker_torch(model: str, size: int, warmup: int, repeats: int, threads: int) -> dict:
+class TorchDevice:
+    """The torch device of ``--device`` (``cpu`` or ``gpu``: the first CUDA device), with what the
+    torch workers need on it: :meth:`sync` (waits for the GPU's queued work, so that a step's
+    time is its run, not its launch) and the GPU memory fields."""
+
+    def __init__(self, torch, device: str):
+        if device == "gpu" and not torch.cuda.is_available():
+            raise RuntimeError(f"--device gpu: torch {torch.__version__} sees no CUDA device")
+        self.torch, self.gpu = torch, device == "gpu"
+        self.device = torch.device("cuda" if self.gpu else "cpu")
+        self.base_mb = None
+
+    def sync(self) -> None:
+        if self.gpu:
+            self.torch.cuda.synchronize()
+
+    def base(self) -> None:
+        """Before the first step: the memory in use."""
+        if self.gpu:
+            self.base_mb = self.torch.cuda.memory_allocated() / 2**20
+
+    def steps_start(self) -> None:
+        """After the first step: the peak counts from here."""
+        if self.gpu:
+            self.torch.cuda.reset_peak_memory_stats()
+
+    def fields(self) -> dict:
+        cuda = self.torch.backends.cuda
+        return {
+            "device_base_mb": self.base_mb,
+            "device_peak_mb": self.torch.cuda.max_memory_allocated() / 2**20 if self.gpu else None,
+            "tf32": {"matmul": cuda.matmul.allow_tf32,
+                     "cudnn": self.torch.backends.cudnn.allow_tf32} if self.gpu else None,
+        }
+
+
+def _worker_torch(model: str, size: int, warmup: int, repeats: int, threads: int,
+                  device: str) -> dict:
     import torch
 
     sys.path.insert(0, HERE)
@@ -259,8 +328,10 @@ def _worker_torch(model: str, size: int, warmup: int, repeats: int, threads: int
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    net = skip_net() if model == "skip" else TorchDeepDecoder().train()
-    z, y = (torch.from_numpy(a).permute(2, 0, 1)[None].contiguous() for a in _data(model, size))
+    dev = TorchDevice(torch, device)
+    net = (skip_net() if model == "skip" else TorchDeepDecoder().train()).to(dev.device)
+    z, y = (torch.from_numpy(a).permute(2, 0, 1)[None].contiguous().to(dev.device)
+            for a in _data(model, size))
     opt = torch.optim.Adam(net.parameters(), lr=0.01)
 
     def step():
@@ -268,14 +339,17 @@ def _worker_torch(model: str, size: int, warmup: int, repeats: int, threads: int
         loss = torch.mean((net(z) - y) ** 2)
         loss.backward()
         opt.step()
+        dev.sync()
         return loss
 
     mem = Memory()
     mem.base()
+    dev.base()
     t0 = time.perf_counter()
     step()
     first_s = time.perf_counter() - t0
     mem.steps_start()
+    dev.steps_start()
     for _ in range(warmup):
         step()
     times = []
@@ -286,12 +360,12 @@ def _worker_torch(model: str, size: int, warmup: int, repeats: int, threads: int
     mem.steps_end()
     n_params = sum(p.numel() for p in net.parameters())
     res = {"times": times, "first_s": first_s, "loss": loss.item(), "params": n_params}
-    return {**res, **mem.fields()}
+    return {**res, **mem.fields(), **dev.fields()}
 
 
 def _run_worker(framework, model, size, args) -> dict:
     common = [model, str(size), "--warmup", str(args.warmup), "--repeats", str(args.repeats),
-              "--threads", str(args.threads)]
+              "--threads", str(args.threads), "--device", args.device]
     if framework == "deepinv":
         cmd = [args.deepinv_python, DEEPINV_WORKER, *common]
     else:
@@ -338,12 +412,13 @@ def _median(xs):
     return xs[n // 2] if n % 2 else 0.5 * (xs[n // 2 - 1] + xs[n // 2])
 
 
-def _row(model: str, size: int, rounds: list[dict]) -> dict:
+def _row(model: str, size: int, rounds: list[dict], peak: dict | None = None) -> dict:
     """One JSON row from the worker results ``rounds[i][framework]`` (absent where it did not run).
 
     Times are per round (median of the round's timed calls) and then the median over rounds;
     ratios are taken within each round (the workers of a round ran back to back) and then the
     median over rounds. Memory, parameter counts and the other fields are the first round's.
+    ``peak``: the GPU's :func:`_flops.gpu_peak_tflops` entry, for the fractions of peak.
     """
     runs = rounds[0]
     row = {"model": model, "size": size, "rounds": len(rounds)}
@@ -380,6 +455,19 @@ def _row(model: str, size: int, rounds: list[dict]) -> dict:
     for fw in FRAMEWORKS:
         times = [x for r in rounds if r.get(fw) for x in r[fw]["times"]]
         row[f"{fw}_times"] = times or None
+    flops = row["jax_step_flops"] = j.get("step_flops") if j else None
+    for fw in FRAMEWORKS:
+        r, secs = runs.get(fw), row[f"{fw}_s"]
+        rate = flops / secs / 1e12 if flops and secs else None
+        row[f"{fw}_tflops"] = rate
+        for kind in ("fp32", "tf32"):
+            top = peak.get(f"{kind}_dense" if kind == "tf32" else kind) if peak else None
+            row[f"{fw}_fraction_{kind}_peak"] = rate / top if rate and top else None
+        for k in ("device_peak_mb", "device_base_mb"):
+            row[f"{fw}_{k}"] = r.get(k) if r else None
+    for fw in ("torch", "deepinv"):
+        row[f"{fw}_tf32"] = runs[fw].get("tf32") if runs.get(fw) else None
+    row["jax_default_matmul_precision"] = j.get("default_matmul_precision") if j else None
     return row
 
 
@@ -391,7 +479,8 @@ def _print_row(row: dict) -> None:
         return "-" if vals[0] is None else "/".join(fmt(v, "{:.0f}") for v in vals)
 
     print(
-        f"{row['model']:13s} {row['size']:4d}  jax {fmt(row['jax_s'])} s  "
+        f"{row['model']:13s} {row['size']:4d}  jax {fmt(row['jax_s'])} s "
+        f"({fmt(row['jax_tflops'], '{:.2f}')} TFLOP/s)  "
         f"torch {fmt(row['torch_s'])} s  ratio {fmt(row['ratio'], '{:.2f}')}  "
         f"deepinv {fmt(row['deepinv_s'])} s  ratio {fmt(row['deepinv_ratio'], '{:.2f}')}  "
         f"compile {fmt(row['jax_compile_s'], '{:.1f}')} s  "
@@ -408,6 +497,10 @@ def main(argv=None) -> dict:
     p.add_argument("--repeats", type=int, default=5, help="timed steps (median reported)")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps after the first")
     p.add_argument("--threads", type=int, default=2, help="CPU cores/threads for every framework")
+    p.add_argument(
+        "--device", choices=DEVICES, default="cpu",
+        help="where every framework runs: cpu (default) or gpu (the first CUDA device)",
+    )
     p.add_argument("--quick", action="store_true", help="smoke test: size 32, 1 repeat, no warm-up")
     p.add_argument(
         "--deepinv-python", default=None, metavar="PATH",
@@ -424,7 +517,9 @@ def main(argv=None) -> dict:
         help="run every framework's worker this many times, alternating (jax, torch, deepinv, "
         "jax, ...); times and ratios are medians over rounds (default 1)",
     )
-    p.add_argument("--out", default=DEFAULT_OUT, help="JSON output path")
+    p.add_argument(
+        "--out", default=None, help="JSON output path (default bench/results/step_time_DEVICE.json)"
+    )
     p.add_argument("--worker", nargs=3, metavar=("FRAMEWORK", "MODEL", "SIZE"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
@@ -441,14 +536,21 @@ def main(argv=None) -> dict:
         framework, model, size = args.worker[0], args.worker[1], int(args.worker[2])
         _pin(args.threads)
         if framework == "jax":
-            res = _worker_jax(model, size, args.warmup, args.repeats, args.chunk)
+            res = _worker_jax(model, size, args.warmup, args.repeats, args.chunk, args.device)
         else:
-            res = _worker_torch(model, size, args.warmup, args.repeats, args.threads)
+            res = _worker_torch(model, size, args.warmup, args.repeats, args.threads, args.device)
         print(json.dumps(res))
         return res
 
     import jax
 
+    if jax.default_backend() != args.device:
+        p.error(
+            f"--device {args.device}: JAX's default backend here is {jax.default_backend()} "
+            f"({jax.devices()[0].device_kind})"
+        )
+    args.out = args.out or os.path.join(HERE, "results", f"step_time_{args.device}.json")
+    peak = gpu_peak_tflops(str(jax.devices()[0].device_kind)) if args.device == "gpu" else None
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     has_torch = version("torch") is not None
     if "torch" in args.frameworks and not has_torch:
@@ -473,7 +575,7 @@ def main(argv=None) -> dict:
                 if args.deepinv_python and model in DEEPINV_MODELS:
                     runs["deepinv"] = _run_worker("deepinv", model, size, args)
                 rounds.append(runs)
-            row = _row(model, size, rounds)
+            row = _row(model, size, rounds, peak)
             if None not in (row["jax_params"], row["deepinv_params"]) and (
                 row["jax_params"] != row["deepinv_params"]
             ):
@@ -501,6 +603,7 @@ def main(argv=None) -> dict:
         ),
         "device": str(jax.devices()[0].device_kind),
         "backend": jax.default_backend(),
+        "gpu_peak_tflops": peak,
         "threads": args.threads,
         "repeats": args.repeats,
         "rounds": args.rounds,

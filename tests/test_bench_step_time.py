@@ -56,6 +56,30 @@ def test_step_time_quick_writes_json(tmp_path):
     assert row["torch_s"] is None and row["ratio"] is None
     assert all(row[k] is None for k in DEEPINV_FIELDS)
     assert len(row["jax_times"]) == 1
+    # FLOPs of one step (its products), the same for chunk 2 as for chunk 1, and the rate.
+    assert row["jax_step_flops"] > 0
+    assert row["jax_tflops"] == pytest.approx(row["jax_step_flops"] / row["jax_s"] / 1e12)
+    if data["backend"] == "cpu":
+        assert data["gpu_peak_tflops"] is None and row["jax_fraction_fp32_peak"] is None
+        assert row["jax_device_peak_mb"] is None
+
+
+def test_step_time_counts_the_same_step_flops_for_any_chunk(tmp_path):
+    one, _ = _run(tmp_path, "--frameworks", "jax", "--models", "deep_decoder", "--chunk", "1")
+    two, _ = _run(tmp_path, "--frameworks", "jax", "--models", "deep_decoder")
+    assert one["jax_chunk"] == 1 and two["jax_chunk"] == 2
+    assert one["results"][0]["jax_step_flops"] == two["results"][0]["jax_step_flops"]
+
+
+def test_step_time_device_gpu_without_a_gpu_is_an_error(tmp_path):
+    import jax
+
+    if jax.default_backend() == "gpu":
+        pytest.skip("this machine has a GPU")
+    cmd = [sys.executable, SCRIPT, "--device", "gpu", "--quick", "--out", str(tmp_path / "g.json")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode != 0 and "--device gpu" in proc.stderr
+    assert not (tmp_path / "g.json").exists()
 
 
 def test_step_time_rounds_take_medians_over_rounds(tmp_path):
@@ -107,3 +131,17 @@ def test_step_time_deepinv_same_parameter_count(tmp_path):
     assert len(row["deepinv_times"]) == 1
     if row["deepinv_step_peak_rss_mb"] is not None:
         assert 0 < row["deepinv_base_rss_mb"] <= row["deepinv_peak_rss_mb"]
+
+
+def test_gpu_run_script_dry_run_on_cpu(tmp_path):
+    """bench/gpu_run.sh with DEVICE=cpu: the command a lent GPU machine runs, here on the CPU."""
+    env = {**os.environ, "OUT": str(tmp_path), "DEVICE": "cpu", "SIZES": "32",
+           "MODELS": "deep_decoder", "REPEATS": "1", "CHUNK": "2", "PYTHON": sys.executable}
+    script = os.path.join(ROOT, "bench", "gpu_run.sh")
+    proc = subprocess.run(["bash", script], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads((tmp_path / "step_time_cpu.json").read_text())
+    (row,) = data["results"]
+    assert (row["model"], row["size"], row["jax_chunk"]) == ("deep_decoder", 32, 2)
+    assert data["threads"] >= 1 and row["jax_step_flops"] > 0
+    assert "deep_decoder" in (tmp_path / "step_time_cpu.log").read_text()
