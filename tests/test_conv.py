@@ -32,7 +32,7 @@ def test_forward_and_gradients_match_lax(k, stride):
     x, kernel, bias, cot = _data(11, 9, 3, 5, k)
     want = _reference(x, kernel, bias, stride)
     cot = cot[: want.shape[0], : want.shape[1]]
-    got = conv2d(x, kernel, bias, stride)
+    got = jax.jit(conv2d, static_argnums=3)(x, kernel, bias, stride)
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
@@ -50,7 +50,8 @@ def test_matmul_path_matches_lax_on_any_backend(k, stride):
     # The CPU formulation is exercised directly so this test is meaningful on GPU runners too.
     x, kernel, bias, _ = _data(13, 10, 4, 6, k, seed=1)
     want = _reference(x, kernel, bias, stride)
-    np.testing.assert_allclose(_conv_cpu(x, kernel, bias, stride), want, rtol=1e-5, atol=1e-5)
+    got = jax.jit(_conv_cpu, static_argnums=3)(x, kernel, bias, stride)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     f = lambda x, kernel, b: jnp.sum(_conv_cpu(x, kernel, b, stride) ** 2)  # noqa: E731
     r = lambda x, kernel, b: jnp.sum(_reference(x, kernel, b, stride) ** 2)  # noqa: E731
     args = (x, kernel, bias)
@@ -69,11 +70,16 @@ def test_jit_vmap_and_second_order():
     kernels = jnp.stack([kernel, -0.5 * kernel])
     loss = lambda ks: jnp.sum(jax.vmap(lambda k: conv2d(x, k, bias) ** 2)(ks))  # noqa: E731
     ref = lambda ks: sum(jnp.sum(_reference(x, k, bias, 1) ** 2) for k in ks)  # noqa: E731
-    np.testing.assert_allclose(jax.jit(jax.grad(loss))(kernels), jax.grad(ref)(kernels), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(
+        jax.jit(jax.grad(loss))(kernels), jax.jit(jax.grad(ref))(kernels), rtol=1e-4, atol=1e-3
+    )
     # Hessian-vector product (forward-over-reverse) used by spectral tools
     v = jnp.ones_like(x)
     hvp = lambda f: jax.jvp(jax.grad(lambda x: jnp.sum(f(x, kernel, bias, 1) ** 3)), (x,), (v,))[1]  # noqa: E731
-    np.testing.assert_allclose(hvp(conv2d), hvp(_reference), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(
+        jax.jit(hvp, static_argnums=0)(conv2d), jax.jit(hvp, static_argnums=0)(_reference),
+        rtol=1e-4, atol=1e-3,
+    )
 
 
 @pytest.mark.parametrize("k,stride", [(3, 1), (3, 2), (1, 2)])
@@ -81,8 +87,9 @@ def test_forward_mode_matches_lax(k, stride):
     # The CPU formulation is plain jnp, so jax.jvp (forward mode) goes through it.
     x, kernel, bias, _ = _data(12, 10, 6, 4, k, seed=3)
     dx, dk, _, _ = _data(12, 10, 6, 4, k, seed=4)
-    got = jax.jvp(lambda x, k_: _conv_cpu(x, k_, None, stride), (x, kernel), (dx, dk))
-    want = jax.jvp(lambda x, k_: _reference(x, k_, 0.0, stride), (x, kernel), (dx, dk))
+    jvp = jax.jit(jax.jvp, static_argnums=0)  # eager, every primitive would compile on its own
+    got = jvp(lambda x, k_: _conv_cpu(x, k_, None, stride), (x, kernel), (dx, dk))
+    want = jvp(lambda x, k_: _reference(x, k_, 0.0, stride), (x, kernel), (dx, dk))
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
@@ -101,18 +108,22 @@ def test_padding_folded_into_the_taps_matches_pad_then_lax(mode, k, stride, pad)
     np_mode = {"reflect": "reflect", "zero": "constant", "replicate": "edge"}[mode]
     xp = jnp.asarray(np.pad(np.asarray(x), ((pad, pad), (pad, pad), (0, 0)), mode=np_mode))
     want = _reference(xp, kernel, bias, stride)
-    got = conv2d(x, kernel, bias, stride, pad=pad, padding=mode)
+    # jitted: eager, every primitive would compile on its own (4x the time)
+    got = jax.jit(lambda x, k_, b: conv2d(x, k_, b, stride, pad=pad, padding=mode))(x, kernel, bias)
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     cot = jax.random.normal(jax.random.key(6), want.shape)
     padded = lambda x: jnp.pad(x, ((pad, pad), (pad, pad), (0, 0)), mode=np_mode)  # noqa: E731
-    g_got = jax.grad(lambda x, k_: jnp.sum(conv2d(x, k_, None, stride, pad=pad, padding=mode) * cot), (0, 1))
-    g_want = jax.grad(lambda x, k_: jnp.sum(_reference(padded(x), k_, 0.0, stride) * cot), (0, 1))
+    g_got = jax.jit(jax.grad(
+        lambda x, k_: jnp.sum(conv2d(x, k_, None, stride, pad=pad, padding=mode) * cot), (0, 1)))
+    g_want = jax.jit(jax.grad(
+        lambda x, k_: jnp.sum(_reference(padded(x), k_, 0.0, stride) * cot), (0, 1)))
     for name, a, b in zip(("x", "kernel"), g_got(x, kernel), g_want(x, kernel)):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4, err_msg=name)
     dx = jax.random.normal(jax.random.key(7), x.shape)
-    t_got = jax.jvp(lambda x: _conv_cpu(x, kernel, None, stride, pad, mode), (x,), (dx,))
-    t_want = jax.jvp(lambda x: _reference(padded(x), kernel, 0.0, stride), (x,), (dx,))
+    jvp = jax.jit(jax.jvp, static_argnums=0)
+    t_got = jvp(lambda x: _conv_cpu(x, kernel, None, stride, pad, mode), (x,), (dx,))
+    t_want = jvp(lambda x: _reference(padded(x), kernel, 0.0, stride), (x,), (dx,))
     np.testing.assert_allclose(t_got[1], t_want[1], rtol=1e-4, atol=1e-4)
 
 
@@ -126,18 +137,23 @@ def test_hand_written_taps_transpose_matches_autodiff(mode, h, w, kw, pad):
     if mode == "reflect" and pad > 0 and min(h, w) == 1:
         pytest.skip("reflect padding needs >= 2 samples")
     x = jax.random.normal(jax.random.key(8), (h, w, 3))
-    taps, vjp = jax.vjp(lambda x: _column_taps(x, kw, 1, pad, mode), x)
+    plain = lambda x: _column_taps(x, kw, 1, pad, mode)  # noqa: E731
+    custom = lambda x: _unit_stride_taps(x, kw, pad, mode)  # noqa: E731
+    # each map jitted: eager, every primitive would compile on its own (4x the time)
+    pullback = jax.jit(lambda f, x, ct: jax.vjp(f, x)[1](ct)[0], static_argnums=0)
+    jvp = jax.jit(lambda f, x, dx: jax.jvp(f, (x,), (dx,))[1], static_argnums=0)
+    taps = jax.jit(plain)(x)
     ct = jax.random.normal(jax.random.key(9), taps.shape)
-    want = vjp(ct)[0]
-    got = _unit_stride_taps_transpose(ct, x.shape, kw, pad, mode)
+    want = pullback(plain, x, ct)
+    transpose = jax.jit(_unit_stride_taps_transpose, static_argnums=(1, 2, 3, 4))
+    got = transpose(ct, x.shape, kw, pad, mode)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     # and through the custom JVP: reverse mode runs the hand-written fold, forward mode is exact
-    out, vjp_custom = jax.vjp(lambda x: _unit_stride_taps(x, kw, pad, mode), x)
-    np.testing.assert_array_equal(out, taps)
-    np.testing.assert_allclose(vjp_custom(ct)[0], want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(jax.jit(custom)(x), taps)
+    np.testing.assert_allclose(pullback(custom, x, ct), want, rtol=1e-5, atol=1e-5)
     dx = jax.random.normal(jax.random.key(10), x.shape)
-    t_custom = jax.jvp(lambda x: _unit_stride_taps(x, kw, pad, mode), (x,), (dx,))[1]
-    t_plain = jax.jvp(lambda x: _column_taps(x, kw, 1, pad, mode), (x,), (dx,))[1]
+    t_custom = jvp(custom, x, dx)
+    t_plain = jvp(plain, x, dx)
     np.testing.assert_allclose(t_custom, t_plain, rtol=1e-6, atol=1e-6)
 
 

@@ -173,10 +173,14 @@ def test_skip_generator_jvp_matches_jacobian_and_no_recompile():
     graphdef, params = nnx.split(net, nnx.Param)
     f = measurement_fn(graphdef, net.make_input(jax.random.key(1), HW), Identity(HW + (3,)))
     flat, unravel = ravel_pytree(params)
-    jac = np.asarray(jax.jacrev(lambda q: jnp.ravel(f(unravel(q))))(flat), np.float64)
+    # jit: the eager jacrev dispatches the vmapped backward op by op (28 s against 4 s)
+    jac = np.asarray(jax.jit(jax.jacrev(lambda q: jnp.ravel(f(unravel(q)))))(flat), np.float64)
     v = jax.random.normal(jax.random.key(2), flat.shape)
+    # jitted, with the generator as a pytree argument (eager, the skip net's custom JVPs dispatch
+    # op by op: 22 s here)
     np.testing.assert_allclose(
-        np.ravel(jvp(f, params, unravel(v))), jac @ np.asarray(v, np.float64), rtol=1e-3, atol=1e-5
+        np.ravel(jax.jit(jvp)(f, params, unravel(v))), jac @ np.asarray(v, np.float64),
+        rtol=1e-3, atol=1e-5,
     )
     traces = []
 
