@@ -309,6 +309,7 @@ def _check_pos_int(name: str, value: Any, minimum: int = 1) -> int:
     return int(value)
 
 
+@functools.partial(jax.jit, static_argnums=0)  # one program, not one compile per operation
 def _ellipse_image(n: int, params: jax.Array) -> jax.Array:
     """Sum of constant ellipses on the square [-1, 1]^2 sampled at pixel centres.
 
@@ -435,6 +436,7 @@ def _check_fraction(name: str, value: Any) -> float:
     return float(value)
 
 
+@functools.partial(jax.jit, static_argnums=(1, 2))
 def _exact_subset(key: jax.Array, total: int, count: int) -> jax.Array:
     """Boolean vector of length ``total`` with exactly ``count`` uniformly chosen True entries."""
     return jax.random.permutation(key, total) < count

@@ -4,7 +4,9 @@ PSNR and SSIM wrap ``dm_pix``, which assumes images with dynamic range 1: both i
 by ``data_range`` first, which gives exactly the metric for range ``data_range``
 (``PSNR = 10 log10(data_range^2 / MSE)``; SSIM with ``C1 = (0.01 data_range)^2``,
 ``C2 = (0.03 data_range)^2``). One image per call, shape ``(H, W, C)`` (or ``(H, W)``); batch
-with ``jax.vmap``. All functions are jit-compatible and return float32 scalars.
+with ``jax.vmap``. All functions are jit-compatible and return float32 scalars; called outside
+``jit``, PSNR and SSIM still run as one compiled program each (an eager SSIM would compile its
+dozens of operations one by one: 2.0 s against 0.3 s for a first call at 32 x 32 on CPU).
 
 Example:
     >>> import jax.numpy as jnp
@@ -23,6 +25,16 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["psnr", "ssim", "relative_error", "y_channel_psnr"]
+
+
+@jax.jit
+def _psnr(x: jax.Array, x_true: jax.Array, data_range: jax.Array) -> jax.Array:
+    return dm_pix.psnr(x / data_range, x_true / data_range)
+
+
+@jax.jit
+def _ssim(x: jax.Array, x_true: jax.Array, data_range: jax.Array) -> jax.Array:
+    return dm_pix.ssim(x / data_range, x_true / data_range, max_val=1.0)
 
 
 def _pair(x: Any, x_true: Any, *, image: bool = True) -> tuple[jax.Array, jax.Array]:
@@ -63,7 +75,7 @@ def psnr(x: jax.Array, x_true: jax.Array, data_range: float = 1.0) -> jax.Array:
     """
     x, x_true = _pair(x, x_true)
     _check_range(data_range)
-    return dm_pix.psnr(x / data_range, x_true / data_range)
+    return _psnr(x, x_true, data_range)
 
 
 def ssim(x: jax.Array, x_true: jax.Array, data_range: float = 1.0) -> jax.Array:
@@ -88,7 +100,7 @@ def ssim(x: jax.Array, x_true: jax.Array, data_range: float = 1.0) -> jax.Array:
         raise ValueError(
             f"x, x_true: SSIM needs images of at least 11 x 11 pixels, got {tuple(x.shape)}"
         )
-    return dm_pix.ssim(x / data_range, x_true / data_range, max_val=1.0)
+    return _ssim(x, x_true, data_range)
 
 
 def relative_error(x: jax.Array, x_true: jax.Array) -> jax.Array:
