@@ -63,9 +63,10 @@ def _tiny(seed=0):
 
 
 def _dense(f, params):
-    """Dense float64 Jacobian (m, n) from jax.jacfwd on the flat parameters."""
+    """Dense float64 Jacobian (m, n) from jax.jacfwd on the flat parameters (jitted, as are the
+    heavier calls below: eager, every primitive compiles on its own)."""
     flat, unravel = ravel_pytree(params)
-    jac = jax.jacfwd(lambda w: jnp.ravel(f(unravel(w))))(flat)
+    jac = jax.jit(jax.jacfwd(lambda w: jnp.ravel(f(unravel(w)))))(flat)
     return np.asarray(jac, np.float64), flat, unravel
 
 
@@ -111,14 +112,20 @@ def test_top_k_svd_matches_dense_svd(tiny):
 def test_randomized_svd_matches_dense_leading_values(tiny):
     f, params, jac, _, _ = tiny
     s_ref = np.linalg.svd(jac, compute_uv=False)
-    svd = randomized_svd(jax.random.key(4), f, params, 5, oversample=10, power_iters=3)
+    svd = jax.jit(
+        lambda p: randomized_svd(jax.random.key(4), f, p, 5, oversample=10, power_iters=3)
+    )(params)
     s = np.asarray(svd.singular_values, np.float64)
     np.testing.assert_allclose(s[:3], s_ref[:3], rtol=1e-4)
     np.testing.assert_allclose(s, s_ref[:5], rtol=1e-2)
     left = np.asarray(svd.left_vectors, np.float64).reshape(5, -1)
     np.testing.assert_allclose(left @ left.T, np.eye(5), atol=1e-5)
     # lax.map in batches gives the same result
-    svd_b = randomized_svd(jax.random.key(4), f, params, 5, oversample=10, power_iters=3, batch_size=8)
+    svd_b = jax.jit(
+        lambda p: randomized_svd(
+            jax.random.key(4), f, p, 5, oversample=10, power_iters=3, batch_size=8
+        )
+    )(params)
     np.testing.assert_allclose(svd_b.singular_values, svd.singular_values, rtol=1e-5)
     right = np.asarray(jax.vmap(lambda t: ravel_pytree(t)[0])(svd.right_vectors), np.float64)
     ref_res = np.linalg.norm(right @ jac.T - s[:, None] * left, axis=1)
@@ -136,8 +143,10 @@ def test_vmap_over_an_ensemble_of_params():
     _, p1, _ = _tiny(1)
     f = generator_fn(graphdef, z)
     stacked = jax.tree.map(lambda a, b: jnp.stack([a, b]), p0, p1)
-    grams = jax.vmap(lambda p: ntk_gram(f, p))(stacked)
-    svals = jax.vmap(lambda p: top_k_svd(jax.random.key(5), f, p, 3).singular_values)(stacked)
+    grams = jax.jit(jax.vmap(lambda p: ntk_gram(f, p)))(stacked)
+    svals = jax.jit(jax.vmap(lambda p: top_k_svd(jax.random.key(5), f, p, 3).singular_values))(
+        stacked
+    )
     for i, p in enumerate((p0, p1)):
         jac = _dense(f, p)[0]
         np.testing.assert_allclose(grams[i], jac @ jac.T, rtol=1e-4, atol=1e-4 * np.abs(jac).max() ** 2)
@@ -150,20 +159,20 @@ def test_complex_measurement_is_treated_as_real_pairs():
     w = jnp.exp(1j * jnp.linspace(0.0, 3.0, 64)).reshape(HW + (1,)).astype(jnp.complex64)
     f = measurement_fn(graphdef, z, _ComplexMask(w))
     flat, unravel = ravel_pytree(params)
-    jac_c = np.asarray(jax.jacfwd(lambda q: jnp.ravel(f(unravel(q))))(flat), np.complex128)
+    jac_c = np.asarray(jax.jit(jax.jacfwd(lambda q: jnp.ravel(f(unravel(q)))))(flat), np.complex128)
     jac = np.concatenate([jac_c.real, jac_c.imag])
     v = jax.random.normal(jax.random.key(6), flat.shape)
     u = (jax.random.normal(jax.random.key(7), HW + (1,)) + 1j).astype(jnp.complex64)
-    jv = jvp(f, params, unravel(v))
+    jv = jax.jit(jvp)(f, params, unravel(v))
     assert jv.dtype == jnp.complex64
     np.testing.assert_allclose(np.ravel(jv), jac_c @ np.asarray(v, np.float64), rtol=1e-4, atol=1e-5)
-    jtu = ravel_pytree(vjp(f, params, u))[0]
+    jtu = ravel_pytree(jax.jit(vjp)(f, params, u))[0]
     lhs = np.vdot(np.ravel(u), np.ravel(jv)).real
     assert abs(lhs - float(jnp.vdot(v, jtu))) <= 1e-5 * abs(lhs)
-    svd = top_k_svd(jax.random.key(8), f, params, 4, num_matvecs=30)
+    svd = jax.jit(lambda p: top_k_svd(jax.random.key(8), f, p, 4, num_matvecs=30))(params)
     np.testing.assert_allclose(svd.singular_values, np.linalg.svd(jac, compute_uv=False)[:4], rtol=1e-4)
     assert svd.left_vectors.dtype == jnp.complex64 and svd.left_vectors.shape == (4,) + HW + (1,)
-    assert ntk_gram(f, params).shape == (128, 128)
+    assert jax.jit(ntk_gram)(f, params).shape == (128, 128)
 
 
 def test_skip_generator_jvp_matches_jacobian_and_no_recompile():
