@@ -18,7 +18,9 @@ Complex outputs (e.g. k-space) are treated as real pairs: ``J`` maps into ``R^(2
 ``[Re y, Im y]``, inner products are ``Re <u, v>``, and left singular vectors come back complex with the
 output's shape. Every function is pure and can be wrapped in ``jax.jit`` or ``jax.vmap`` (e.g. over
 an ensemble of params); :func:`generator_fn` and :func:`measurement_fn` return pytree callables, so
-they can be passed to a jitted function as ordinary arguments.
+they can be passed to a jitted function as ordinary arguments. Do jit them: eagerly, each operation
+of the network's forward and backward is compiled on its own (a first ``jvp`` of a one-scale skip
+net at 8x8: 22 s eager, 3.6 s as ``jax.jit(jvp)(f, params, v)`` on a 2-core CPU).
 
 Example:
     >>> import jax
