@@ -26,6 +26,9 @@ def _data(h, w, cin, cout, k, seed=0):
 
 CASES = [(k, s) for k in (1, 3, 4) for s in (1, 2)]
 
+# The checks below run jitted: eagerly, every primitive would compile on its own (4x the time).
+_jvp = jax.jit(jax.jvp, static_argnums=0)
+
 
 @pytest.mark.parametrize("k,stride", CASES)
 def test_forward_and_gradients_match_lax(k, stride):
@@ -87,9 +90,8 @@ def test_forward_mode_matches_lax(k, stride):
     # The CPU formulation is plain jnp, so jax.jvp (forward mode) goes through it.
     x, kernel, bias, _ = _data(12, 10, 6, 4, k, seed=3)
     dx, dk, _, _ = _data(12, 10, 6, 4, k, seed=4)
-    jvp = jax.jit(jax.jvp, static_argnums=0)  # eager, every primitive would compile on its own
-    got = jvp(lambda x, k_: _conv_cpu(x, k_, None, stride), (x, kernel), (dx, dk))
-    want = jvp(lambda x, k_: _reference(x, k_, 0.0, stride), (x, kernel), (dx, dk))
+    got = _jvp(lambda x, k_: _conv_cpu(x, k_, None, stride), (x, kernel), (dx, dk))
+    want = _jvp(lambda x, k_: _reference(x, k_, 0.0, stride), (x, kernel), (dx, dk))
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
@@ -108,7 +110,6 @@ def test_padding_folded_into_the_taps_matches_pad_then_lax(mode, k, stride, pad)
     np_mode = {"reflect": "reflect", "zero": "constant", "replicate": "edge"}[mode]
     xp = jnp.asarray(np.pad(np.asarray(x), ((pad, pad), (pad, pad), (0, 0)), mode=np_mode))
     want = _reference(xp, kernel, bias, stride)
-    # jitted: eager, every primitive would compile on its own (4x the time)
     got = jax.jit(lambda x, k_, b: conv2d(x, k_, b, stride, pad=pad, padding=mode))(x, kernel, bias)
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
@@ -121,9 +122,8 @@ def test_padding_folded_into_the_taps_matches_pad_then_lax(mode, k, stride, pad)
     for name, a, b in zip(("x", "kernel"), g_got(x, kernel), g_want(x, kernel)):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4, err_msg=name)
     dx = jax.random.normal(jax.random.key(7), x.shape)
-    jvp = jax.jit(jax.jvp, static_argnums=0)
-    t_got = jvp(lambda x: _conv_cpu(x, kernel, None, stride, pad, mode), (x,), (dx,))
-    t_want = jvp(lambda x: _reference(padded(x), kernel, 0.0, stride), (x,), (dx,))
+    t_got = _jvp(lambda x: _conv_cpu(x, kernel, None, stride, pad, mode), (x,), (dx,))
+    t_want = _jvp(lambda x: _reference(padded(x), kernel, 0.0, stride), (x,), (dx,))
     np.testing.assert_allclose(t_got[1], t_want[1], rtol=1e-4, atol=1e-4)
 
 
@@ -139,9 +139,7 @@ def test_hand_written_taps_transpose_matches_autodiff(mode, h, w, kw, pad):
     x = jax.random.normal(jax.random.key(8), (h, w, 3))
     plain = lambda x: _column_taps(x, kw, 1, pad, mode)  # noqa: E731
     custom = lambda x: _unit_stride_taps(x, kw, pad, mode)  # noqa: E731
-    # each map jitted: eager, every primitive would compile on its own (4x the time)
     pullback = jax.jit(lambda f, x, ct: jax.vjp(f, x)[1](ct)[0], static_argnums=0)
-    jvp = jax.jit(lambda f, x, dx: jax.jvp(f, (x,), (dx,))[1], static_argnums=0)
     taps = jax.jit(plain)(x)
     ct = jax.random.normal(jax.random.key(9), taps.shape)
     want = pullback(plain, x, ct)
@@ -152,8 +150,8 @@ def test_hand_written_taps_transpose_matches_autodiff(mode, h, w, kw, pad):
     np.testing.assert_array_equal(jax.jit(custom)(x), taps)
     np.testing.assert_allclose(pullback(custom, x, ct), want, rtol=1e-5, atol=1e-5)
     dx = jax.random.normal(jax.random.key(10), x.shape)
-    t_custom = jvp(custom, x, dx)
-    t_plain = jvp(plain, x, dx)
+    t_custom = _jvp(custom, (x,), (dx,))[1]
+    t_plain = _jvp(plain, (x,), (dx,))[1]
     np.testing.assert_allclose(t_custom, t_plain, rtol=1e-6, atol=1e-6)
 
 
