@@ -154,12 +154,59 @@ def upsample2x(x: jax.Array, mode: str) -> jax.Array:
 def resize_nearest(x: jax.Array, size: tuple[int, int]) -> jax.Array:
     """Nearest resize of ``(H, W, C)`` to ``size``: ``out[i, j] = x[i H // h, j W // w]``.
 
-    This is PyTorch ``nn.Upsample(size=..., mode='nearest')`` (floor of ``o * in / out``).
+    This is PyTorch ``nn.Upsample(size=..., mode='nearest')`` (floor of ``o * in / out``). One
+    static gather per axis; the reverse pass is gathers too (see :func:`_take`).
     """
     h, w = size
     rows = (np.arange(h) * x.shape[0]) // h
     cols = (np.arange(w) * x.shape[1]) // w
-    return jnp.take(jnp.take(x, rows, axis=0), cols, axis=1)
+    return _take(_take(x, tuple(rows), 0), tuple(cols), 1)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2))
+def _take(x: jax.Array, index: tuple[int, ...], axis: int) -> jax.Array:
+    """``jnp.take(x, index, axis)`` for a static ``index``, whose reverse pass is gathers.
+
+    JAX transposes a gather into a scatter-add, which XLA:CPU runs as a loop over the indices, and
+    whose zero-filled output its scheduler allocates early in the forward pass and keeps to the
+    backward. The transpose here, :func:`_take_transpose`, is ``K`` gathers, ``K`` the most times
+    one index repeats (2 for an upsampling by a factor up to 2). The JVP's tangent is the linear
+    transpose of that transpose, as in :func:`jaxdip.conv._unit_stride_taps`, so reverse mode runs
+    the gathers and forward mode, exact, runs the scatter-adds instead. Measured on a 2-core
+    AVX-512 CPU, ConvDecoder at 256x256 (its largest resize, 157x142 -> 256x256 x 160 channels):
+    that resize's reverse pass 2.7 + 7.7 -> 0.7 + 0.8 ms (rows + columns), an Adam step
+    0.77 -> 0.72 s, XLA temporaries 885 -> 831 MB; forward mode: that resize's tangent
+    3.4 + 1.5 -> 26 + 40 ms, a whole-network ``jax.jvp`` 0.85 -> 1.31 s.
+    """
+    return jnp.take(x, np.asarray(index), axis=axis)
+
+
+@_take.defjvp
+def _take_jvp(index, axis, primals, tangents):
+    (x,), (dx,) = primals, tangents
+    out = _take(x, index, axis)
+    transpose = jax.linear_transpose(
+        lambda ct: _take_transpose(ct, index, axis, x.shape[axis]),
+        jax.ShapeDtypeStruct(out.shape, out.dtype),
+    )
+    return out, transpose(dx)[0]
+
+
+def _take_transpose(ct: jax.Array, index: tuple[int, ...], axis: int, n: int) -> jax.Array:
+    """``d[r] = sum_{i : index[i] = r} ct[i]`` along ``axis``, ``n`` entries, as gathers."""
+    sources = [[] for _ in range(n)]
+    for i, r in enumerate(index):
+        sources[r].append(i)
+    out = None
+    for k in range(max(len(s) for s in sources)):
+        pick = np.array([s[k] if k < len(s) else -1 for s in sources])
+        term = jnp.take(ct, np.maximum(pick, 0), axis=axis)
+        if (pick < 0).any():
+            shape = [1] * ct.ndim
+            shape[axis] = n
+            term = jnp.where(jnp.asarray(pick >= 0).reshape(shape), term, 0)
+        out = term if out is None else out + term
+    return out
 
 
 class Conv2d(nnx.Module):
