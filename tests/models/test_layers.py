@@ -14,6 +14,7 @@ from jaxdip.models.layers import (
     count_params,
     get_activation,
     resize_nearest,
+    uniform_init,
     upsample_bilinear2x,
     upsample_nearest2x,
 )
@@ -82,6 +83,25 @@ def test_resize_nearest_gradients_match_numpy(size):
     np.testing.assert_allclose(tangent, np.asarray(dx)[rows][:, cols], rtol=1e-6, atol=1e-6)
     grad_hlo = jax.jit(jax.grad(lambda a: jnp.sum(resize_nearest(a, size) * ct))).lower(x)
     assert "scatter" not in grad_hlo.as_text()
+
+
+def test_uniform_init_eager_matches_traced_and_compiles_per_length():
+    from jaxdip.models import layers
+
+    key = jax.random.key(5)
+    shapes = [(), (7,), (3, 3, 17, 5), (1025,), (2, 1000)]  # 1, 7, 765 < 1024 <= 1025, 2000
+    eager = [uniform_init(key, s, 0.25) for s in shapes]
+    traced = jax.jit(lambda k: [uniform_init(k, s, 0.25) for s in shapes])(key)
+    for s, e, t in zip(shapes, eager, traced):
+        assert e.shape == s and e.dtype == jnp.float32
+        np.testing.assert_array_equal(e, t)
+        assert np.all(np.abs(np.asarray(e)) <= 0.25)
+    big = np.asarray(uniform_init(key, (64, 64), 0.25))  # U(-a, a): mean 0, var a^2 / 3
+    assert abs(big.mean()) < 0.01 and abs(big.var() - 0.25**2 / 3) < 0.002
+    layers._uniform_draw.clear_cache()
+    for s in [(3, 3, 4, 8), (300,), (2, 512)]:  # 288, 300, 1024: one draw length
+        uniform_init(key, s, 0.1)
+    assert layers._uniform_draw._cache_size() == 1
 
 
 def conv_reference(x, k, b, stride, pad_mode):
