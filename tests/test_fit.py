@@ -145,6 +145,35 @@ def test_run_inside_user_jit_and_vmap_matches_sequential():
     np.testing.assert_allclose(x[1], engine.output(single), atol=1e-6)
 
 
+def test_factory_runs_eagerly_outside_a_trace_with_the_traced_numbers(monkeypatch):
+    # Outside a trace init builds the model eagerly, so the compiled state builder holds no model
+    # initialisation; under vmap (seed ensembles) the factory is traced inside it. Same numbers.
+    from jaxdip.models.deep_decoder import DeepDecoder
+
+    def factory(rngs):
+        return DeepDecoder(channels=8, num_blocks=3, out_channels=1, rngs=rngs)
+
+    y = _target(16, 16)
+    A = Identity(y.shape)
+    key = jax.random.key(4)
+    built = []
+    monkeypatch.setattr(engine, "_build", _recording(engine._build, built))
+    eager = engine.init(key, factory, A, y)
+    traced = jax.vmap(lambda k: engine.init(k, factory, A, y))(key[None])
+    assert built[0] is None and built[1] is not None  # the factory reached the builder traced only
+    for a, b in zip(jax.tree.leaves(eager.packed_params), jax.tree.leaves(traced.packed_params)):
+        np.testing.assert_array_equal(a, b[0])
+    np.testing.assert_array_equal(eager.z, traced.z[0])
+
+
+def _recording(build, seen):
+    def wrapper(*args, **kwargs):
+        seen.append(kwargs["factory"])
+        return build(*args, **kwargs)
+
+    return wrapper
+
+
 @pytest.mark.parametrize("pack", [True, False])
 def test_optimize_input_only_and_param_filter(pack):
     y = _target()
