@@ -288,7 +288,8 @@ def init(
     if not isinstance(model, nnx.Module) and not isinstance(k_model, jax.core.Tracer):
         # Outside a trace the factory runs eagerly (its parameter draws compile a few small
         # programs), not inside the compiled state builder, where the traced initialisation is
-        # most of the program: skip net at 256x256, fit.init 4.3 -> 1.9 s; the same numbers.
+        # most of the program: skip net at 256x256, fit.init 4.3 -> 1.8 s; the same numbers up to
+        # float rounding (jaxdip.models.layers.uniform_init).
         model = _as_module(k_model, model)
     if isinstance(model, nnx.Module):
         graphdef, params, others = nnx.split(model, nnx.Param, ...)
