@@ -5,8 +5,8 @@ jax/jaxlib versions, and load it in a later process instead of compiling (JAX's 
 compilation cache). A hit runs exactly the program a compile would produce. A DIP fit's programs
 (its initial state, its fitting loop, its output) are the same for every run with the same model,
 image size and options, so from the second run on only tracing is left. Skip net at 256x256 on a
-2-core CPU: ``fit.init`` 8.8 -> 3.5 s, the fitting loop's XLA compile 9.4 -> 0.4 s, tracing ~3 s
-either way; 21.4 -> 6.8 s to the first step (``bench/compile_cache.py``, ``bench/README.md``).
+2-core CPU: the fitting loop's XLA compile 5.0 -> 0.4 s, ``fit.init`` (1.8 s) and tracing (1.4 s)
+either way; 8.3 -> 3.6 s to the first step (``bench/compile_cache.py``, ``bench/README.md``).
 
 The ``jaxdip`` command turns it on by default (``--compile-cache``, ``--no-compile-cache``). In your
 own code, call :func:`enable` once, before the first fit. jaxdip never turns it on by itself on
