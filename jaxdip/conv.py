@@ -32,6 +32,16 @@ a 2-core AVX-512 CPU for the DIP skip net at 256x256 (``bench/step_time.py``): 0
 step against 1.18 s for a 9-tap im2col with a custom VJP and PyTorch's 0.92 s; folding the padding
 into the taps then took the norm-pad-conv chain of its finest scale from 335 to 300 ms.
 
+Reverse mode would keep each layer's column taps (``kw`` times its input) for the kernel gradient,
+and the backward pass of a layer writes products ``ceil(kh / s)`` times its output. Layers whose
+taps exceed :data:`BAND_BYTES` (32 MiB; 127 MB for 256x256x160) therefore run in bands of output
+rows (:func:`_conv_bands`), one :func:`jax.lax.map` step per band under :func:`jax.checkpoint`:
+the backward pass keeps only the input rows, rebuilds one band's taps at a time and writes
+band-sized products. Measured on a 2-core AVX-512 Xeon with ``bench/step_time.py``, at 256x256:
+ConvDecoder step 0.85 -> 0.95 s, XLA temporaries 805 -> 553 MB, process peak 1209 -> 976 MB
+(deepinv's: 1136); skip net 0.59 -> 0.62 s, 562 -> 495 MB, 1065 -> 1002 MB. The extra time is
+the taps built twice. ``jaxdip.conv.BAND_BYTES = None`` (before tracing) keeps whole layers.
+
 Example:
     >>> import jax.numpy as jnp
     >>> from jaxdip.conv import conv2d
@@ -160,7 +170,52 @@ def _conv_cpu(
     pad: int = 0,
     padding: str = "zero",
 ) -> jax.Array:
-    """Column taps and one matrix product per stride phase (see the module docstring).
+    """Column taps and one matrix product per stride phase (see the module docstring), in bands of
+    output rows when the taps are large (:func:`_band_rows`).
+    """
+    kh, kw, cin, _ = kernel.shape
+    wo = (x.shape[1] + 2 * pad - kw) // stride + 1
+    ho = (x.shape[0] + 2 * pad - kh) // stride + 1
+    rows = _band_rows(ho, wo, kh, kw, cin, stride, x.dtype.itemsize)
+    if rows is None:
+        return _row_products(_taps(x, kw, stride, pad, padding, True), kernel, bias, stride)
+    return _conv_bands(x, kernel, bias, stride, pad, padding, rows)
+
+
+BAND_BYTES: int | None = 32 * 2**20
+"""Largest column-tap array (bytes) of one band of :func:`_conv_bands`; ``None``: no bands (the
+whole layer's taps are kept for the backward pass: faster, more memory). Read at trace time."""
+
+MIN_BAND_ROWS = 32
+"""Fewest output rows per band: each band recomputes ``kh - s`` halo rows (6% at 32 rows)."""
+
+
+def _band_rows(ho, wo, kh, kw, cin, stride, itemsize) -> int | None:
+    """Output rows per band, or None for one pass: the largest band whose column taps fit in
+    :data:`BAND_BYTES`, at least :data:`MIN_BAND_ROWS`, balanced over the bands; None for 1x1
+    kernels (no taps to save), when one band would hold all ``ho`` rows and when a band would be
+    shorter than its halo.
+    """
+    if BAND_BYTES is None or kh * kw == 1:
+        return None
+    row_bytes = stride * wo * kw * cin * itemsize
+    rows = max(MIN_BAND_ROWS, BAND_BYTES // row_bytes)
+    if rows >= ho:
+        return None
+    bands = -(-ho // rows)
+    rows = -(-ho // bands)
+    return rows if stride * rows >= kh - stride else None
+
+
+def _taps(x, kw, stride, pad, padding, pad_rows):
+    """:func:`_column_taps`, through the custom-JVP :func:`_unit_stride_taps` at stride 1."""
+    if stride == 1:
+        return _unit_stride_taps(x, kw, pad, padding, pad_rows)
+    return _column_taps(x, kw, stride, pad, padding, pad_rows)
+
+
+def _row_products(xc: jax.Array, kernel: jax.Array, bias: jax.Array | None, s: int) -> jax.Array:
+    """``out[i] = sum_u xc[s i + u] @ K_u + b`` as one product per stride phase ``p < s``.
 
     The bias is added to the first shifted term, not to the finished sum: XLA:CPU treats a last
     ``sum + broadcast(bias)`` as cheap to duplicate and then recomputes the whole shifted sum in
@@ -169,11 +224,6 @@ def _conv_cpu(
     XLA temporaries 744 -> 614 MB).
     """
     kh, kw, cin, cout = kernel.shape
-    s = stride
-    if s == 1:
-        xc = _unit_stride_taps(x, kw, pad, padding)
-    else:
-        xc = _column_taps(x, kw, s, pad, padding)
     ho = (xc.shape[0] - kh) // s + 1
     wo = xc.shape[1]
     krows = kernel.reshape(kh, kw * cin, cout)
@@ -193,6 +243,37 @@ def _conv_cpu(
     return out
 
 
+def _conv_bands(x, kernel, bias, stride, pad, padding, rows):
+    """:func:`_conv_cpu` in bands of ``rows`` output rows, one :func:`jax.lax.map` step each.
+
+    Band ``c`` reads the row-padded input rows ``[s rows c, s rows (c + 1) + kh - s)``: its own
+    ``s rows`` (a reshape of the input, no copy) and ``kh - s`` halo rows from the next band. The
+    band's body is under :func:`jax.checkpoint`, so reverse mode saves the input rows rather than
+    the ``kw`` times larger column taps and rebuilds each band's taps in the backward pass; the
+    backward's products and folds are then band-sized too. Forward mode is unchanged.
+    """
+    kh, kw, _, _ = kernel.shape
+    s = stride
+    xr = pad2d(x, pad, padding, axes=(0,))
+    ho = (xr.shape[0] - kh) // s + 1
+    bands = -(-ho // rows)
+    step = s * rows
+    halo = max(kh - s, 0)
+    total = (bands + 1) * step if halo else bands * step
+    if total > xr.shape[0]:
+        xr = jnp.pad(xr, ((0, total - xr.shape[0]), (0, 0), (0, 0)))
+    own = xr[: bands * step].reshape(bands, step, *xr.shape[1:])
+    nxt = xr[step:total].reshape(bands, step, *xr.shape[1:])[:, :halo] if halo else own[:, :0]
+
+    @jax.checkpoint
+    def band(rows_in):
+        window = jnp.concatenate(rows_in, axis=0) if halo else rows_in[0]
+        return _row_products(_taps(window, kw, s, pad, padding, False), kernel, bias, s)
+
+    out = jax.lax.map(band, (own, nxt))
+    return out.reshape(bands * rows, *out.shape[2:])[:ho]
+
+
 def _source(n: int, pad: int, padding: str) -> np.ndarray:
     """``source[j]``: the index of ``x`` that position ``j`` of the padded axis holds (-1: a zero)."""
     mode = PADDINGS[padding]
@@ -200,12 +281,16 @@ def _source(n: int, pad: int, padding: str) -> np.ndarray:
     return np.pad(np.arange(n), pad, mode=mode, **extra)
 
 
-def _column_taps(x: jax.Array, kw: int, stride: int, pad: int, padding: str) -> jax.Array:
+def _column_taps(
+    x: jax.Array, kw: int, stride: int, pad: int, padding: str, pad_rows: bool = True
+) -> jax.Array:
     """``xc[r, j] = [xp[r, s j + v]]_{v < kw}``, ``(H + 2 pad, W_o, kw C)``, ``xp`` the padded ``x``.
 
-    The rows are padded (``jnp.pad``); the columns are read through :func:`_column_tap`.
+    The rows are padded (``jnp.pad``; not with ``pad_rows=False``, for rows padded by the caller);
+    the columns are read through :func:`_column_tap`.
     """
-    x = pad2d(x, pad, padding, axes=(0,))
+    if pad_rows:
+        x = pad2d(x, pad, padding, axes=(0,))
     w = x.shape[1]
     wo = (w + 2 * pad - kw) // stride + 1
     source = _source(w, pad, padding)
@@ -213,8 +298,10 @@ def _column_taps(x: jax.Array, kw: int, stride: int, pad: int, padding: str) -> 
     return jnp.concatenate(cols, axis=-1) if kw > 1 else cols[0]
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2, 3))
-def _unit_stride_taps(x: jax.Array, kw: int, pad: int, padding: str) -> jax.Array:
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2, 3, 4))
+def _unit_stride_taps(
+    x: jax.Array, kw: int, pad: int, padding: str, pad_rows: bool = True
+) -> jax.Array:
     """:func:`_column_taps` with stride 1, transposed by :func:`_unit_stride_taps_transpose`.
 
     JAX's own transpose of the taps is a zero-padded copy per slice, summed (the 5 pieces of a
@@ -224,25 +311,25 @@ def _unit_stride_taps(x: jax.Array, kw: int, pad: int, padding: str) -> jax.Arra
     runs the hand-written code and forward mode stays exact. At 256x256x132, reflect, 3 taps:
     56 -> 19 ms for the backward of the taps.
     """
-    return _column_taps(x, kw, 1, pad, padding)
+    return _column_taps(x, kw, 1, pad, padding, pad_rows)
 
 
 @_unit_stride_taps.defjvp
-def _unit_stride_taps_jvp(kw, pad, padding, primals, tangents):
+def _unit_stride_taps_jvp(kw, pad, padding, pad_rows, primals, tangents):
     (x,), (dx,) = primals, tangents
-    out = _unit_stride_taps(x, kw, pad, padding)
+    out = _unit_stride_taps(x, kw, pad, padding, pad_rows)
     transpose = jax.linear_transpose(
-        lambda ct: _unit_stride_taps_transpose(ct, x.shape, kw, pad, padding),
+        lambda ct: _unit_stride_taps_transpose(ct, x.shape, kw, pad, padding, pad_rows),
         jax.ShapeDtypeStruct(out.shape, out.dtype),
     )
     return out, transpose(dx)[0]
 
 
-def _unit_stride_taps_transpose(ct, x_shape, kw, pad, padding):
+def _unit_stride_taps_transpose(ct, x_shape, kw, pad, padding, pad_rows=True):
     """``dx`` from ``ct = d xc``: the column taps folded back, then the padded rows."""
     h, w, _ = x_shape
     dx_rows = _fold(ct, _source(w, pad, padding), kw, pad, axis=1)
-    return _fold(dx_rows, _source(h, pad, padding), 1, pad, axis=0)
+    return _fold(dx_rows, _source(h, pad, padding), 1, pad, axis=0) if pad_rows else dx_rows
 
 
 def _fold(ct: jax.Array, source: np.ndarray, kw: int, pad: int, axis: int) -> jax.Array:

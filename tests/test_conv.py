@@ -5,7 +5,16 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdip.conv import _column_taps, _conv_cpu, _unit_stride_taps, _unit_stride_taps_transpose, conv2d
+from jaxdip import conv as conv_module
+from jaxdip.conv import (
+    _band_rows,
+    _column_taps,
+    _conv_bands,
+    _conv_cpu,
+    _unit_stride_taps,
+    _unit_stride_taps_transpose,
+    conv2d,
+)
 
 
 def _reference(x, kernel, bias, stride):
@@ -153,6 +162,71 @@ def test_hand_written_taps_transpose_matches_autodiff(mode, h, w, kw, pad):
     t_custom = _jvp(custom, (x,), (dx,))[1]
     t_plain = _jvp(plain, (x,), (dx,))[1]
     np.testing.assert_allclose(t_custom, t_plain, rtol=1e-6, atol=1e-6)
+
+
+# (padding, k, stride, rows per band): halo of kh - s rows; kh < s (no halo); last band short.
+BAND_CASES = [
+    ("zero", 3, 1, 4), ("reflect", 3, 1, 5), ("replicate", 3, 1, 3), ("reflect", 3, 2, 3),
+    ("zero", 4, 2, 3), ("reflect", 5, 1, 4), ("zero", 2, 3, 2),
+]
+
+
+@pytest.mark.parametrize("mode,k,stride,rows", BAND_CASES)
+def test_row_bands_match_lax_in_both_modes_and_under_vmap(mode, k, stride, rows):
+    x, kernel, bias, _ = _data(17, 9, 3, 4, k, seed=11)
+    pad = k // 2
+    np_mode = {"reflect": "reflect", "zero": "constant", "replicate": "edge"}[mode]
+    padded = lambda x: jnp.pad(x, ((pad, pad), (pad, pad), (0, 0)), mode=np_mode)  # noqa: E731
+    banded = lambda x, k_, b: _conv_bands(x, k_, b, stride, pad, mode, rows)  # noqa: E731
+    ref = lambda x, k_, b: _reference(padded(x), k_, b, stride)  # noqa: E731
+    want = ref(x, kernel, bias)
+    assert -(-want.shape[0] // rows) > 1  # more than one band
+    np.testing.assert_allclose(jax.jit(banded)(x, kernel, bias), want, rtol=1e-5, atol=1e-5)
+    cot = jax.random.normal(jax.random.key(12), want.shape)
+    grads = [
+        jax.jit(jax.grad(lambda *a, f=f: jnp.sum(jnp.sin(f(*a)) * cot), (0, 1, 2)))(x, kernel, bias)
+        for f in (banded, ref)
+    ]
+    for name, a, b in zip(("x", "kernel", "bias"), *grads):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4, err_msg=name)
+    dx, dk, _, _ = _data(17, 9, 3, 4, k, seed=13)
+    t_got = _jvp(lambda x, k_: banded(x, k_, bias), (x, kernel), (dx, dk))[1]
+    t_want = _jvp(lambda x, k_: ref(x, k_, bias), (x, kernel), (dx, dk))[1]
+    np.testing.assert_allclose(t_got, t_want, rtol=1e-4, atol=1e-4)
+    xs = jnp.stack([x, dx])
+    got = jax.jit(jax.vmap(lambda x: banded(x, kernel, bias)))(xs)
+    want = jax.vmap(lambda x: ref(x, kernel, bias))(xs)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_band_rows_balance_the_bands_and_skip_small_layers():
+    # 256 x 256 x 160, 3x3: taps of 491 KB per output row, 32 MiB bands -> 68 rows -> 4 bands of 64
+    assert _band_rows(256, 256, 3, 3, 160, 1, 4) == 64
+    rows = _band_rows(250, 256, 3, 3, 160, 1, 4)
+    bands = -(-250 // rows)
+    assert bands == 4 and bands * rows - 250 < bands
+    assert _band_rows(256, 256, 1, 1, 160, 1, 4) is None  # 1x1: no taps
+    assert _band_rows(64, 64, 3, 3, 64, 1, 4) is None  # one band would hold every row
+    assert _band_rows(255, 256, 3, 3, 160, 2, 4) == 32  # stride 2: twice the bytes per row
+
+
+def test_bands_save_the_input_rows_not_the_column_taps(monkeypatch):
+    # What reverse mode keeps for the backward pass: with bands, nothing larger than the input
+    # (plus halo rows); without, the 3x larger column taps.
+    x, kernel, bias, _ = _data(40, 24, 8, 8, 3, seed=14)
+
+    def largest_residual():
+        def loss(x, k_):
+            return jnp.sum(conv2d(x, k_, bias, pad=1, padding="reflect") ** 2)
+
+        _, pullback = jax.vjp(loss, x, kernel)  # the pullback holds the residuals as its leaves
+        return max(leaf.size for leaf in jax.tree.leaves(pullback))
+
+    monkeypatch.setattr(conv_module, "MIN_BAND_ROWS", 4)
+    monkeypatch.setattr(conv_module, "BAND_BYTES", 8 * 24 * 3 * 8 * 4)  # 8 rows per band
+    assert largest_residual() <= 1.25 * x.size
+    monkeypatch.setattr(conv_module, "BAND_BYTES", None)
+    assert largest_residual() >= 3 * x.size
 
 
 def test_no_bias_and_output_shape():
