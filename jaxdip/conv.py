@@ -247,7 +247,7 @@ def _conv_bands(x, kernel, bias, stride, pad, padding, rows):
     """:func:`_conv_cpu` in bands of ``rows`` output rows, one :func:`jax.lax.map` step each.
 
     Band ``c`` reads the row-padded input rows ``[s rows c, s rows (c + 1) + kh - s)``: its own
-    ``s rows`` (a reshape of the input, no copy) and ``kh - s`` halo rows from the next band. The
+    ``s rows`` (a reshape of the row-padded input) and ``kh - s`` halo rows from the next band. The
     band's body is under :func:`jax.checkpoint`, so reverse mode saves the input rows rather than
     the ``kw`` times larger column taps and rebuilds each band's taps in the backward pass; the
     backward's products and folds are then band-sized too. Forward mode is unchanged.
