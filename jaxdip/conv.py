@@ -326,7 +326,7 @@ def _unit_stride_taps_jvp(kw, pad, padding, pad_rows, primals, tangents):
 
 
 def _unit_stride_taps_transpose(ct, x_shape, kw, pad, padding, pad_rows=True):
-    """``dx`` from ``ct = d xc``: the column taps folded back, then the padded rows."""
+    """``dx`` from ``ct = d xc``: the column taps folded back, then (``pad_rows``) the padded rows."""
     h, w, _ = x_shape
     dx_rows = _fold(ct, _source(w, pad, padding), kw, pad, axis=1)
     return _fold(dx_rows, _source(h, pad, padding), 1, pad, axis=0) if pad_rows else dx_rows
