@@ -229,6 +229,71 @@ def test_bands_save_the_input_rows_not_the_column_taps(monkeypatch):
     assert largest_residual() >= 3 * x.size
 
 
+ACTIVATION_CASES = [(a, bands, bias) for a in ("relu", "leaky_relu") for bands in (True, False)
+                    for bias in (True, False)]
+
+
+@pytest.mark.parametrize("activation,bands,with_bias", ACTIVATION_CASES)
+def test_activation_matches_lax_then_the_activation(monkeypatch, activation, bands, with_bias):
+    # Inside the bands the activation has its own JVP, read from the output; it must agree with
+    # JAX's derivative of f(lax.conv) in both modes, for x, kernel and bias, and under vmap.
+    x, kernel, bias, _ = _data(20, 11, 3, 4, 3, seed=21)
+    bias = bias if with_bias else None
+    monkeypatch.setattr(conv_module, "MIN_BAND_ROWS", 4)
+    monkeypatch.setattr(conv_module, "BAND_BYTES", 5 * 11 * 3 * 3 * 4 if bands else None)
+    f = {"relu": jax.nn.relu, "leaky_relu": lambda z: jax.nn.leaky_relu(z, 0.2)}[activation]
+    got_fn = lambda x, k_, b: conv2d(x, k_, b, pad=1, padding="reflect", activation=activation)  # noqa: E731
+    padded = lambda x: jnp.pad(x, ((1, 1), (1, 1), (0, 0)), mode="reflect")  # noqa: E731
+    ref_fn = lambda x, k_, b: f(_reference(padded(x), k_, 0.0 if b is None else b, 1))  # noqa: E731
+    want = ref_fn(x, kernel, bias)
+    assert float(jnp.mean(want > 0)) < 0.8  # both branches of the activation are exercised
+    np.testing.assert_allclose(jax.jit(got_fn)(x, kernel, bias), want, rtol=1e-5, atol=1e-5)
+    cot = jax.random.normal(jax.random.key(22), want.shape)
+    argnums = (0, 1) if bias is None else (0, 1, 2)
+    grads = [
+        jax.jit(jax.grad(lambda *a, g=g: jnp.sum(jnp.sin(g(*a)) * cot), argnums))(x, kernel, bias)
+        for g in (got_fn, ref_fn)
+    ]
+    for name, a, b in zip(("x", "kernel", "bias"), *grads):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4, err_msg=name)
+    dx, dk, _, _ = _data(20, 11, 3, 4, 3, seed=23)
+    t_got = _jvp(lambda x, k_: got_fn(x, k_, bias), (x, kernel), (dx, dk))[1]
+    t_want = _jvp(lambda x, k_: ref_fn(x, k_, bias), (x, kernel), (dx, dk))[1]
+    np.testing.assert_allclose(t_got, t_want, rtol=1e-4, atol=1e-4)
+    xs = jnp.stack([x, dx])
+    np.testing.assert_allclose(
+        jax.jit(jax.vmap(lambda x: got_fn(x, kernel, bias)))(xs),
+        jax.vmap(lambda x: ref_fn(x, kernel, bias))(xs), rtol=1e-5, atol=1e-5,
+    )
+
+
+def test_activation_inside_the_bands_frees_the_pre_activation(monkeypatch):
+    # conv + ReLU + norm, twice: with the ReLU outside the convolution XLA keeps the
+    # pre-activation (which its fusions read in place of the ReLU's output) for the backward
+    # pass; inside the bands it never exists whole: one output-sized array less. And the
+    # backward pass does not recompute the bands' products to get it (as many products).
+    from jaxdip.models.layers import channel_norm
+
+    monkeypatch.setattr(conv_module, "MIN_BAND_ROWS", 4)
+    monkeypatch.setattr(conv_module, "BAND_BYTES", 16 * 64 * 3 * 16 * 4)  # 16 rows per band
+    x, kernel, _, _ = _data(64, 64, 16, 16, 3, seed=24)
+
+    def loss(k_, x, inside):
+        for _ in range(2):
+            if inside:
+                y = conv2d(x, k_, pad=1, activation="relu")
+            else:
+                y = jax.nn.relu(conv2d(x, k_, pad=1))
+            x = channel_norm(y, jnp.ones(16), jnp.zeros(16), 1e-5)
+        return jnp.sum(x * x[::-1])
+
+    grad = jax.jit(jax.grad(loss, (0, 1)), static_argnums=2)
+    inside, outside = (grad.lower(kernel, x, flag).compile() for flag in (True, False))
+    temp = [c.memory_analysis().temp_size_in_bytes for c in (inside, outside)]
+    assert temp[0] <= temp[1] - 0.9 * x.size * 4
+    assert inside.as_text().count(" dot(") == outside.as_text().count(" dot(")
+
+
 def test_no_bias_and_output_shape():
     x = jnp.ones((7, 8, 3))
     out = conv2d(x, jnp.ones((3, 3, 3, 2)), stride=2)
@@ -254,6 +319,8 @@ def test_errors_name_the_argument(x_shape, k_shape, stride, bias_shape, match):
 
 def test_padding_errors_name_the_argument():
     x, k = jnp.zeros((4, 4, 1)), jnp.zeros((3, 3, 1, 1))
+    with pytest.raises(ValueError, match=r"activation expected one of \('relu', 'leaky_relu'\)"):
+        conv2d(x, k, activation="tanh")
     with pytest.raises(ValueError, match="pad expected an int >= 0, got -1"):
         conv2d(x, k, pad=-1)
     with pytest.raises(ValueError, match="padding expected one of .*'circular'"):

@@ -58,7 +58,9 @@ class _Block(nnx.Module):
         self.norm = ChannelNorm(channels)
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        return self.norm(jax.nn.relu(self.conv(x)))
+        # The ReLU inside the convolution: its banded CPU form never holds the pre-activation
+        # whole, so the backward pass does not keep it (jaxdip.conv._activated_bands).
+        return self.norm(self.conv(x, activation="relu"))
 
 
 class ConvDecoder(nnx.Module):

@@ -259,10 +259,15 @@ class Conv2d(nnx.Module):
         bias = uniform_init(rngs.params(), (out_channels,), bound) if use_bias else None
         self.bias = None if bias is None else nnx.Param(bias)
 
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, activation: str | None = None) -> jax.Array:
+        """The convolution of ``x``, then ``activation`` (a key of
+        :data:`jaxdip.conv.CONV_ACTIVATIONS` or None; see :func:`jaxdip.conv.conv2d`)."""
         bias = None if self.bias is None else self.bias[...]
         pad = (self.kernel_size - 1) // 2
-        return conv2d(x, self.kernel[...], bias, self.stride, pad=pad, padding=self.padding)
+        return conv2d(
+            x, self.kernel[...], bias, self.stride, pad=pad, padding=self.padding,
+            activation=activation,
+        )
 
 
 class Dense(nnx.Module):
