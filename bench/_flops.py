@@ -46,7 +46,22 @@ def gpu_peak_tflops(device_name: str) -> dict | None:
 
 def matmul_flops(jaxpr) -> int:
     """``2 x`` the multiply-adds of the products and convolutions in ``jaxpr`` (a ``core.Jaxpr``;
-    a ``ClosedJaxpr`` is unwrapped), see the module docstring."""
+    a ``ClosedJaxpr`` is unwrapped), see the module docstring. Products that no output depends on
+    are not counted: XLA removes them (e.g. the primal products inside a custom JVP's
+    ``jax.jvp`` whose primal output is unused, ``jaxdip.conv._activated_bands``)."""
+    jaxpr = getattr(jaxpr, "jaxpr", jaxpr)
+    return _count(_live(jaxpr))
+
+
+def _live(jaxpr):
+    """``jaxpr`` without the equations no output depends on (JAX's own dead-code elimination,
+    which also prunes the unused outputs of ``scan``, ``cond`` and ``jit`` sub-programs)."""
+    from jax._src.interpreters import partial_eval as pe  # no public API for it in JAX 0.10
+
+    return pe.dce_jaxpr(jaxpr, [True] * len(jaxpr.outvars))[0]
+
+
+def _count(jaxpr) -> int:
     from jax.extend.core import jaxprs_in_params
 
     jaxpr = getattr(jaxpr, "jaxpr", jaxpr)
@@ -68,7 +83,7 @@ def matmul_flops(jaxpr) -> int:
             subs = list(jaxprs_in_params(eqn.params))
             if not subs:
                 continue
-            counts = [matmul_flops(j) for j in subs]
+            counts = [_count(j) for j in subs]
             if name == "cond":
                 total += max(counts)
             elif name == "scan":

@@ -75,6 +75,24 @@ def test_scan_multiplies_by_its_length_and_cond_takes_the_larger_branch():
     assert _flops(branches, True, a) == 2 * one
 
 
+def test_products_no_output_depends_on_are_not_counted(monkeypatch):
+    a = jnp.zeros((4, 4))
+    one = _flops(jnp.dot, a, a)
+    assert _flops(lambda a: (a @ a, a @ a @ a)[0], a) == one  # the unused product is dropped
+    scanned = lambda a: jax.lax.scan(lambda c, _: (c @ a, c @ c), a, None, length=3)[0]  # noqa: E731
+    assert _flops(scanned, a) == 3 * one  # so is a scan's unused stacked output
+    # The banded convolution with its activation inside: its JVP's jax.jvp also traces the
+    # primal products, which nothing reads; the gradient counts as many as with the ReLU outside.
+    from jaxdip import conv as conv_module
+
+    monkeypatch.setattr(conv_module, "MIN_BAND_ROWS", 4)
+    monkeypatch.setattr(conv_module, "BAND_BYTES", 4 * 16 * 3 * 4 * 4)
+    x, k = jnp.ones((16, 16, 4)), jnp.ones((3, 3, 4, 4))
+    inside = lambda x, k: jnp.sum(conv_module.conv2d(x, k, pad=1, activation="relu"))  # noqa: E731
+    outside = lambda x, k: jnp.sum(jax.nn.relu(conv_module.conv2d(x, k, pad=1)))  # noqa: E731
+    assert _flops(jax.grad(inside, (0, 1)), x, k) == _flops(jax.grad(outside, (0, 1)), x, k)
+
+
 def test_gpu_peak_table_matches_device_names():
     assert gpu_peak_tflops("NVIDIA H200")["gpu"] == "H200"
     assert gpu_peak_tflops("NVIDIA H100 80GB HBM3") == {"gpu": "H100", "fp32": 67.0,
