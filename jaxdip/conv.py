@@ -38,7 +38,8 @@ taps exceed :data:`BAND_BYTES` (32 MiB; 127 MB for 256x256x160) therefore run in
 rows (:func:`_conv_bands`), one :func:`jax.lax.map` step per band under :func:`jax.checkpoint`:
 the backward pass keeps only the input rows, rebuilds one band's taps at a time and writes
 band-sized products. An ``activation`` passed to :func:`conv2d` is applied inside the bands
-(:func:`_activated_bands`), so that the pre-activation output is not kept either. Measured on a 2-core AVX-512 Xeon with ``bench/step_time.py``, at 256x256:
+(:func:`_activated_bands`), so that the pre-activation output is not kept either. Measured on a
+2-core AVX-512 Xeon with ``bench/step_time.py``, at 256x256 (before the activation moved inside):
 ConvDecoder step 0.85 -> 0.95 s, XLA temporaries 805 -> 553 MB, process peak 1209 -> 976 MB
 (deepinv's: 1136); skip net 0.59 -> 0.62 s, 562 -> 495 MB, 1065 -> 1002 MB. The extra time is
 the taps built twice. ``jaxdip.conv.BAND_BYTES = None`` (before tracing) keeps whole layers.
@@ -88,7 +89,8 @@ def conv2d(
     padding: str = "zero",
     activation: str | None = None,
 ) -> jax.Array:
-    """``out[i, j, o] = f(sum_{u,v,c} xp[s*i+u, s*j+v, c] k[u, v, c, o] + b[o])``, ``xp`` = padded ``x``.
+    """``out[i, j, o] = f(sum_{u,v,c} xp[s*i+u, s*j+v, c] k[u, v, c, o] + b[o])``, ``xp``: padded
+    ``x``, ``f``: the ``activation`` (identity by default).
 
     Args:
         x: input ``(H, W, C_in)``.
@@ -294,15 +296,17 @@ def _conv_bands(x, kernel, bias, stride, pad, padding, rows, activation=None):
     if total > xr.shape[0]:
         xr = jnp.pad(xr, ((0, total - xr.shape[0]), (0, 0), (0, 0)))
     own = xr[: bands * step].reshape(bands, step, *xr.shape[1:])
-    nxt = xr[step:total].reshape(bands, step, *xr.shape[1:])[:, :halo] if halo else own[:, :0]
+    parts = (own,)
+    if halo:
+        parts += (xr[step:total].reshape(bands, step, *xr.shape[1:])[:, :halo],)
 
     @jax.checkpoint
     def band(rows_in):
-        window = jnp.concatenate(rows_in, axis=0) if halo else rows_in[0]
+        window = jnp.concatenate(rows_in, axis=0)  # the own rows alone when there is no halo
         out = _row_products(_taps(window, kw, s, pad, padding, False), kernel, bias, s)
         return _activate(out, activation)
 
-    out = jax.lax.map(band, (own, nxt))
+    out = jax.lax.map(band, parts)
     return out.reshape(bands * rows, *out.shape[2:])[:ho]
 
 

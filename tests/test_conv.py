@@ -242,7 +242,9 @@ def test_activation_matches_lax_then_the_activation(monkeypatch, activation, ban
     monkeypatch.setattr(conv_module, "MIN_BAND_ROWS", 4)
     monkeypatch.setattr(conv_module, "BAND_BYTES", 5 * 11 * 3 * 3 * 4 if bands else None)
     f = {"relu": jax.nn.relu, "leaky_relu": lambda z: jax.nn.leaky_relu(z, 0.2)}[activation]
-    got_fn = lambda x, k_, b: conv2d(x, k_, b, pad=1, padding="reflect", activation=activation)  # noqa: E731
+    got_fn = lambda x, k_, b: conv2d(  # noqa: E731
+        x, k_, b, pad=1, padding="reflect", activation=activation
+    )
     padded = lambda x: jnp.pad(x, ((1, 1), (1, 1), (0, 0)), mode="reflect")  # noqa: E731
     ref_fn = lambda x, k_, b: f(_reference(padded(x), k_, 0.0 if b is None else b, 1))  # noqa: E731
     want = ref_fn(x, kernel, bias)

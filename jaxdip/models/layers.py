@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from jaxdip.conv import CONV_ACTIVATIONS
 from jaxdip.conv import PADDINGS as _PAD_MODES
 from jaxdip.conv import conv2d, pad2d
 
@@ -53,13 +54,14 @@ __all__ = [
 PADDINGS = tuple(_PAD_MODES)
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
-    "leaky_relu": lambda x: jax.nn.leaky_relu(x, 0.2),
-    "relu": jax.nn.relu,
+    "leaky_relu": CONV_ACTIVATIONS["leaky_relu"][0],
+    "relu": CONV_ACTIVATIONS["relu"][0],
     "elu": jax.nn.elu,
     "silu": jax.nn.silu,
     "none": lambda x: x,
 }
-"""Activations by name; ``leaky_relu`` has slope 0.2 as in DIP."""
+"""Activations by name; ``leaky_relu`` has slope 0.2 as in DIP. The first two are those
+:func:`jaxdip.conv.conv2d` can apply inside its row bands (``activation=``)."""
 
 OUTPUTS = ("sigmoid", "none")
 
