@@ -38,11 +38,12 @@ taps exceed :data:`BAND_BYTES` (32 MiB; 127 MB for 256x256x160) therefore run in
 rows (:func:`_conv_bands`), one :func:`jax.lax.map` step per band under :func:`jax.checkpoint`:
 the backward pass keeps only the input rows, rebuilds one band's taps at a time and writes
 band-sized products. An ``activation`` passed to :func:`conv2d` is applied inside the bands
-(:func:`_activated_bands`), so that the pre-activation output is not kept either. Measured on a
-2-core AVX-512 Xeon with ``bench/step_time.py``, at 256x256 (before the activation moved inside):
-ConvDecoder step 0.85 -> 0.95 s, XLA temporaries 805 -> 553 MB, process peak 1209 -> 976 MB
-(deepinv's: 1136); skip net 0.59 -> 0.62 s, 562 -> 495 MB, 1065 -> 1002 MB. The extra time is
-the taps built twice. ``jaxdip.conv.BAND_BYTES = None`` (before tracing) keeps whole layers.
+(:func:`_activated_bands`), so that the pre-activation output is not kept either; 1x1 layers with
+an activation run in bands for that reason alone, from ``2 * MIN_BAND_ROWS`` output rows.
+Measured on a 2-core AVX-512 Xeon with ``bench/step_time.py``, at 256x256 (before the activation
+moved inside): ConvDecoder step 0.85 -> 0.95 s, XLA temporaries 805 -> 553 MB, process peak
+1209 -> 976 MB (deepinv's: 1136); skip net 0.59 -> 0.62 s, 562 -> 495 MB, 1065 -> 1002 MB. The
+extra time is the taps built twice. ``jaxdip.conv.BAND_BYTES = None`` (before tracing) keeps whole layers.
 
 Example:
     >>> import jax.numpy as jnp
@@ -200,18 +201,28 @@ def _conv_cpu(
     activation: str | None = None,
 ) -> jax.Array:
     """Column taps and one matrix product per stride phase (see the module docstring), in bands of
-    output rows when the taps are large (:func:`_band_rows`); then the ``activation``.
+    output rows when the taps are large (:func:`_band_rows`), or for a 1x1 kernel with an
+    ``activation``, to apply it in the bands (:func:`activation_band_rows`); then the activation.
     """
-    kh, kw, cin, _ = kernel.shape
+    kh, kw, cin, cout = kernel.shape
     wo = (x.shape[1] + 2 * pad - kw) // stride + 1
     ho = (x.shape[0] + 2 * pad - kh) // stride + 1
-    rows = _band_rows(ho, wo, kh, kw, cin, stride, x.dtype.itemsize)
+    if kh * kw == 1:
+        row_bytes = wo * cout * x.dtype.itemsize
+        rows = None if activation is None else activation_band_rows(ho, row_bytes)
+    else:
+        rows = _band_rows(ho, wo, kh, kw, cin, stride, x.dtype.itemsize)
     if rows is None:
-        out = _row_products(_taps(x, kw, stride, pad, padding, True), kernel, bias, stride)
-        return _activate(out, activation)
+        return _activate(_conv_whole(x, kernel, bias, stride, pad, padding), activation)
     if activation is None:
         return _conv_bands(x, kernel, bias, stride, pad, padding, rows)
     return _activated_bands(x, kernel, bias, stride, pad, padding, rows, activation)
+
+
+def _conv_whole(x, kernel, bias, stride, pad, padding):
+    """:func:`_conv_cpu` in one pass, without activation."""
+    xc = _taps(x, kernel.shape[1], stride, pad, padding, True)
+    return _row_products(xc, kernel, bias, stride)
 
 
 BAND_BYTES: int | None = 32 * 2**20
@@ -237,6 +248,21 @@ def _band_rows(ho, wo, kh, kw, cin, stride, itemsize) -> int | None:
     bands = -(-ho // rows)
     rows = -(-ho // bands)
     return rows if stride * rows >= kh - stride else None
+
+
+def activation_band_rows(n: int, row_bytes: int) -> int | None:
+    """Rows per band for a row-local map whose only reason for bands is the activation after it
+    (a 1x1 convolution, an upsampling), or None for one pass.
+
+    There are no taps to save, and two bands already keep the pre-activation from being a whole
+    array (:func:`_activated_bands`, :func:`jaxdip.models.layers.upsample2x`): at least two bands
+    once there are ``2 * MIN_BAND_ROWS`` rows, more only to keep a band's output (``row_bytes``
+    per row) within :data:`BAND_BYTES`. None when ``BAND_BYTES`` is None.
+    """
+    if BAND_BYTES is None or n < 2 * MIN_BAND_ROWS:
+        return None
+    bands = max(2, -(-n // max(MIN_BAND_ROWS, BAND_BYTES // row_bytes)))
+    return -(-n // bands)
 
 
 def _taps(x, kw, stride, pad, padding, pad_rows):
@@ -319,8 +345,9 @@ def _activated_bands(x, kernel, bias, stride, pad, padding, rows, activation):
     ``y``: XLA:CPU recomputes the cheap ``f(z)`` in each consumer rather than read ``y``, so ``z``
     stays alive for the derivative's mask. Applied in the bands under JAX's own JVP, the backward
     pass recomputes each band's products to get ``z`` (ConvDecoder step at 256x256 0.95 -> 1.10 s).
-    Here ``z`` is never whole, ``dz`` is the banded convolution of the tangents, and ``f'`` reads
-    ``y``, which the next layer keeps anyway. ConvDecoder fit loop on a 2-core AVX-512 Xeon
+    Here ``z`` is never whole, ``dz`` is the banded convolution of the tangents (for a 1x1 kernel,
+    which has no taps to save, the whole one: one product), and ``f'`` reads ``y``, which the next
+    layer keeps anyway. ConvDecoder fit loop on a 2-core AVX-512 Xeon
     (``bench/step_time.py``, ReLU outside -> inside): XLA temporaries 553 -> 508 MB at 256x256 and
     1937 -> 1617 MB at 512x512, process peak 944-962 -> 916-927 MB and 2337 -> 2027 MB, steps
     0.94 -> 0.93 s and 3.74 -> 3.67 s; the gradients are bit-for-bit the same.
@@ -331,9 +358,11 @@ def _activated_bands(x, kernel, bias, stride, pad, padding, rows, activation):
 @_activated_bands.defjvp
 def _activated_bands_jvp(stride, pad, padding, rows, activation, primals, tangents):
     y = _activated_bands(*primals, stride, pad, padding, rows, activation)
-    _, dz = jax.jvp(
-        lambda x, k, b: _conv_bands(x, k, b, stride, pad, padding, rows), primals, tangents
-    )
+    if primals[1].shape[0] * primals[1].shape[1] == 1:  # no taps: one product is faster
+        linear = lambda x, k, b: _conv_whole(x, k, b, stride, pad, padding)  # noqa: E731
+    else:
+        linear = lambda x, k, b: _conv_bands(x, k, b, stride, pad, padding, rows)  # noqa: E731
+    _, dz = jax.jvp(linear, primals, tangents)
     return y, CONV_ACTIVATIONS[activation][1](y, dz)
 
 

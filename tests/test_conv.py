@@ -8,6 +8,7 @@ import pytest
 from jaxdip import conv as conv_module
 from jaxdip.conv import (
     _band_rows,
+    activation_band_rows,
     _column_taps,
     _conv_bands,
     _conv_cpu,
@@ -199,6 +200,17 @@ def test_row_bands_match_lax_in_both_modes_and_under_vmap(mode, k, stride, rows)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
+def test_activation_band_rows_two_bands_or_more_and_none_for_small_maps(monkeypatch):
+    # 512 x 512 x 64 float32 output rows (128 KB): the 32 MiB bound allows 256 rows -> 2 bands
+    assert activation_band_rows(512, 512 * 64 * 4) == 256
+    assert activation_band_rows(256, 256 * 64 * 4) == 128  # two bands even when one would fit
+    assert activation_band_rows(1024, 1024 * 64 * 4) == 128  # 8 bands of 128 rows (32 MiB)
+    assert activation_band_rows(250, 4 * 2**20) == 32  # 8 bands, balanced: 8 x 32 >= 250
+    assert activation_band_rows(63, 100) is None  # fewer than 2 * MIN_BAND_ROWS rows
+    monkeypatch.setattr(conv_module, "BAND_BYTES", None)
+    assert activation_band_rows(512, 512 * 64 * 4) is None
+
+
 def test_band_rows_balance_the_bands_and_skip_small_layers():
     # 256 x 256 x 160, 3x3: taps of 491 KB per output row, 32 MiB bands -> 68 rows -> 4 bands of 64
     assert _band_rows(256, 256, 3, 3, 160, 1, 4) == 64
@@ -229,24 +241,29 @@ def test_bands_save_the_input_rows_not_the_column_taps(monkeypatch):
     assert largest_residual() >= 3 * x.size
 
 
-ACTIVATION_CASES = [(a, bands, bias) for a in ("relu", "leaky_relu") for bands in (True, False)
+ACTIVATION_CASES = [(a, bands, bias, 3) for a in ("relu", "leaky_relu") for bands in (True, False)
                     for bias in (True, False)]
+ACTIVATION_CASES += [("relu", True, True, 1), ("leaky_relu", True, False, 1)]  # 1x1 kernels
 
 
-@pytest.mark.parametrize("activation,bands,with_bias", ACTIVATION_CASES)
-def test_activation_matches_lax_then_the_activation(monkeypatch, activation, bands, with_bias):
+@pytest.mark.parametrize("activation,bands,with_bias,k", ACTIVATION_CASES)
+def test_activation_matches_lax_then_the_activation(monkeypatch, activation, bands, with_bias, k):
     # Inside the bands the activation has its own JVP, read from the output; it must agree with
     # JAX's derivative of f(lax.conv) in both modes, for x, kernel and bias, and under vmap.
-    x, kernel, bias, _ = _data(20, 11, 3, 4, 3, seed=21)
+    # A 1x1 kernel has no taps: its bands (two here) exist only for the activation.
+    x, kernel, bias, _ = _data(20, 11, 3, 4, k, seed=21)
     bias = bias if with_bias else None
+    pad = (k - 1) // 2
     monkeypatch.setattr(conv_module, "MIN_BAND_ROWS", 4)
     monkeypatch.setattr(conv_module, "BAND_BYTES", 5 * 11 * 3 * 3 * 4 if bands else None)
     f = {"relu": jax.nn.relu, "leaky_relu": lambda z: jax.nn.leaky_relu(z, 0.2)}[activation]
     got_fn = lambda x, k_, b: conv2d(  # noqa: E731
-        x, k_, b, pad=1, padding="reflect", activation=activation
+        x, k_, b, pad=pad, padding="reflect", activation=activation
     )
-    padded = lambda x: jnp.pad(x, ((1, 1), (1, 1), (0, 0)), mode="reflect")  # noqa: E731
+    padded = lambda x: jnp.pad(x, ((pad, pad), (pad, pad), (0, 0)), mode="reflect")  # noqa: E731
     ref_fn = lambda x, k_, b: f(_reference(padded(x), k_, 0.0 if b is None else b, 1))  # noqa: E731
+    loops = str(jax.make_jaxpr(got_fn)(x, kernel, bias)).count("scan[")
+    assert loops == (1 if bands else 0)  # the banded form is the one tested
     want = ref_fn(x, kernel, bias)
     assert float(jnp.mean(want > 0)) < 0.8  # both branches of the activation are exercised
     np.testing.assert_allclose(jax.jit(got_fn)(x, kernel, bias), want, rtol=1e-5, atol=1e-5)
@@ -258,7 +275,7 @@ def test_activation_matches_lax_then_the_activation(monkeypatch, activation, ban
     ]
     for name, a, b in zip(("x", "kernel", "bias"), *grads):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4, err_msg=name)
-    dx, dk, _, _ = _data(20, 11, 3, 4, 3, seed=23)
+    dx, dk, _, _ = _data(20, 11, 3, 4, k, seed=23)
     t_got = _jvp(lambda x, k_: got_fn(x, k_, bias), (x, kernel), (dx, dk))[1]
     t_want = _jvp(lambda x, k_: ref_fn(x, k_, bias), (x, kernel), (dx, dk))[1]
     np.testing.assert_allclose(t_got, t_want, rtol=1e-4, atol=1e-4)

@@ -94,9 +94,12 @@ class DeepDecoder(nnx.Module):
         if z.ndim != 3 or z.shape[-1] != self.channels:
             raise ValueError(f"z: expected shape (h, w, {self.channels}), got {tuple(z.shape)}")
         x = z
+        # The ReLU inside the upsampling or the convolution: their banded CPU forms never hold
+        # the pre-activation whole, so the backward pass does not keep it (layers.upsample2x).
         for b, block in enumerate(self.blocks):
-            x = block.conv(x)
             if b + 1 < self.num_blocks:
-                x = upsample2x(x, self.upsample)
-            x = block.norm(jax.nn.relu(x))
+                x = upsample2x(block.conv(x), self.upsample, activation="relu")
+            else:
+                x = block.conv(x, activation="relu")
+            x = block.norm(x)
         return apply_output(self.head(x), self.output)
