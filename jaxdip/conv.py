@@ -207,11 +207,9 @@ def _conv_cpu(
     kh, kw, cin, cout = kernel.shape
     wo = (x.shape[1] + 2 * pad - kw) // stride + 1
     ho = (x.shape[0] + 2 * pad - kh) // stride + 1
-    if kh * kw == 1:
-        row_bytes = wo * cout * x.dtype.itemsize
-        rows = None if activation is None else activation_band_rows(ho, row_bytes)
-    else:
-        rows = _band_rows(ho, wo, kh, kw, cin, stride, x.dtype.itemsize)
+    rows = _band_rows(ho, wo, kh, kw, cin, stride, x.dtype.itemsize)
+    if kh * kw == 1 and activation is not None:  # no taps: bands for the activation alone
+        rows = activation_band_rows(ho, wo * cout * x.dtype.itemsize)
     if rows is None:
         return _activate(_conv_whole(x, kernel, bias, stride, pad, padding), activation)
     if activation is None:

@@ -165,6 +165,31 @@ def test_hand_written_taps_transpose_matches_autodiff(mode, h, w, kw, pad):
     np.testing.assert_allclose(t_custom, t_plain, rtol=1e-6, atol=1e-6)
 
 
+def _assert_matches_in_both_modes_and_under_vmap(got_fn, ref_fn, x, kernel, bias, seed):
+    """``got_fn(x, kernel, bias)`` against ``ref_fn``: forward, reverse-mode gradients of x, kernel
+    and (when not None) bias, the JVP in x and kernel, and under ``vmap`` over x."""
+    want = ref_fn(x, kernel, bias)
+    np.testing.assert_allclose(jax.jit(got_fn)(x, kernel, bias), want, rtol=1e-5, atol=1e-5)
+    cot = jax.random.normal(jax.random.key(seed), want.shape)
+    argnums = (0, 1) if bias is None else (0, 1, 2)
+    grads = [
+        jax.jit(jax.grad(lambda *a, g=g: jnp.sum(jnp.sin(g(*a)) * cot), argnums))(x, kernel, bias)
+        for g in (got_fn, ref_fn)
+    ]
+    for name, a, b in zip(("x", "kernel", "bias"), *grads):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4, err_msg=name)
+    k, _, _, cout = kernel.shape
+    dx, dk, _, _ = _data(*x.shape, cout, k, seed=seed + 1)
+    t_got = _jvp(lambda x, k_: got_fn(x, k_, bias), (x, kernel), (dx, dk))[1]
+    t_want = _jvp(lambda x, k_: ref_fn(x, k_, bias), (x, kernel), (dx, dk))[1]
+    np.testing.assert_allclose(t_got, t_want, rtol=1e-4, atol=1e-4)
+    xs = jnp.stack([x, dx])
+    np.testing.assert_allclose(
+        jax.jit(jax.vmap(lambda x: got_fn(x, kernel, bias)))(xs),
+        jax.vmap(lambda x: ref_fn(x, kernel, bias))(xs), rtol=1e-5, atol=1e-5,
+    )
+
+
 # (padding, k, stride, rows per band): halo of kh - s rows; kh < s (no halo); last band short.
 BAND_CASES = [
     ("zero", 3, 1, 4), ("reflect", 3, 1, 5), ("replicate", 3, 1, 3), ("reflect", 3, 2, 3),
@@ -182,22 +207,7 @@ def test_row_bands_match_lax_in_both_modes_and_under_vmap(mode, k, stride, rows)
     ref = lambda x, k_, b: _reference(padded(x), k_, b, stride)  # noqa: E731
     want = ref(x, kernel, bias)
     assert -(-want.shape[0] // rows) > 1  # more than one band
-    np.testing.assert_allclose(jax.jit(banded)(x, kernel, bias), want, rtol=1e-5, atol=1e-5)
-    cot = jax.random.normal(jax.random.key(12), want.shape)
-    grads = [
-        jax.jit(jax.grad(lambda *a, f=f: jnp.sum(jnp.sin(f(*a)) * cot), (0, 1, 2)))(x, kernel, bias)
-        for f in (banded, ref)
-    ]
-    for name, a, b in zip(("x", "kernel", "bias"), *grads):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4, err_msg=name)
-    dx, dk, _, _ = _data(17, 9, 3, 4, k, seed=13)
-    t_got = _jvp(lambda x, k_: banded(x, k_, bias), (x, kernel), (dx, dk))[1]
-    t_want = _jvp(lambda x, k_: ref(x, k_, bias), (x, kernel), (dx, dk))[1]
-    np.testing.assert_allclose(t_got, t_want, rtol=1e-4, atol=1e-4)
-    xs = jnp.stack([x, dx])
-    got = jax.jit(jax.vmap(lambda x: banded(x, kernel, bias)))(xs)
-    want = jax.vmap(lambda x: ref(x, kernel, bias))(xs)
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    _assert_matches_in_both_modes_and_under_vmap(banded, ref, x, kernel, bias, seed=12)
 
 
 def test_activation_band_rows_two_bands_or_more_and_none_for_small_maps(monkeypatch):
@@ -266,24 +276,7 @@ def test_activation_matches_lax_then_the_activation(monkeypatch, activation, ban
     assert loops == (1 if bands else 0)  # the banded form is the one tested
     want = ref_fn(x, kernel, bias)
     assert float(jnp.mean(want > 0)) < 0.8  # both branches of the activation are exercised
-    np.testing.assert_allclose(jax.jit(got_fn)(x, kernel, bias), want, rtol=1e-5, atol=1e-5)
-    cot = jax.random.normal(jax.random.key(22), want.shape)
-    argnums = (0, 1) if bias is None else (0, 1, 2)
-    grads = [
-        jax.jit(jax.grad(lambda *a, g=g: jnp.sum(jnp.sin(g(*a)) * cot), argnums))(x, kernel, bias)
-        for g in (got_fn, ref_fn)
-    ]
-    for name, a, b in zip(("x", "kernel", "bias"), *grads):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4, err_msg=name)
-    dx, dk, _, _ = _data(20, 11, 3, 4, k, seed=23)
-    t_got = _jvp(lambda x, k_: got_fn(x, k_, bias), (x, kernel), (dx, dk))[1]
-    t_want = _jvp(lambda x, k_: ref_fn(x, k_, bias), (x, kernel), (dx, dk))[1]
-    np.testing.assert_allclose(t_got, t_want, rtol=1e-4, atol=1e-4)
-    xs = jnp.stack([x, dx])
-    np.testing.assert_allclose(
-        jax.jit(jax.vmap(lambda x: got_fn(x, kernel, bias)))(xs),
-        jax.vmap(lambda x: ref_fn(x, kernel, bias))(xs), rtol=1e-5, atol=1e-5,
-    )
+    _assert_matches_in_both_modes_and_under_vmap(got_fn, ref_fn, x, kernel, bias, seed=22)
 
 
 def test_activation_inside_the_bands_frees_the_pre_activation(monkeypatch):
