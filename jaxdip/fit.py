@@ -205,6 +205,13 @@ def _build(k_model, k_code, k_stop, params, others, code, stopping, *, factory, 
     return packed, _train_mask(params, layout, param_filter), others, z, opt_state, stop_state
 
 
+# Eagerly, ``jax.random.split(key, 4)`` and unpacking it are two programs; one here. init's other
+# constants come from NumPy through ``jax.device_put``, which compiles nothing, where ``jnp.zeros``
+# compiles a program per shape and dtype: XLA:CPU keeps each one resident (~2 MB). DIP skip net:
+# fit.init 9 -> 4 programs, 0.36 -> 0.30 s, 10 MB less resident (with ChannelNorm's parameters).
+_split4 = jax.jit(lambda key: tuple(jax.random.split(key, 4)))
+
+
 def init(
     key: jax.Array,
     model: Any,
@@ -284,7 +291,7 @@ def init(
     loss_fn = get_loss(loss)
     reg_fn = get_regularizer(regularizer)
 
-    k_model, k_code, k_run, k_stop = jax.random.split(key, 4)
+    k_model, k_code, k_run, k_stop = _split4(key)
     if not isinstance(model, nnx.Module) and not isinstance(k_model, jax.core.Tracer):
         # Outside a trace the factory runs eagerly (its parameter draws compile a few small
         # programs), not inside the compiled state builder, where the traced initialisation is
@@ -323,14 +330,14 @@ def init(
         x_true = jnp.asarray(x_true)
         if x_true.shape != out.shape:
             raise ValueError(f"x_true: expected shape {tuple(out.shape)}, got {tuple(x_true.shape)}")
-    x0 = jnp.zeros(out.shape, out.dtype)
+    x0 = jax.device_put(np.zeros(out.shape, out.dtype))
     return FitState(
         packed_params=packed,
         train_mask=train_mask,
         z=z,
         opt_state=opt_state,
         key=k_run,
-        step=jnp.zeros((), jnp.int32),
+        step=jax.device_put(np.int32(0)),
         operator=operator,
         y=y,
         x_true=x_true,
@@ -338,13 +345,13 @@ def init(
         input_noise=jnp.asarray(input_noise, jnp.float32),
         ema_decay=jnp.asarray(0.0 if ema is None else ema, jnp.float32),
         x_ema=x0,
-        best_loss=jnp.asarray(jnp.inf, jnp.float32),
+        best_loss=jax.device_put(np.float32(np.inf)),
         x_best=x0,
         stopping=stopping,
         stop_state=stop_state,
-        stopped=jnp.zeros((), bool),
-        diverged=jnp.zeros((), bool),
-        diverged_step=jnp.full((), -1, jnp.int32),
+        stopped=jax.device_put(np.bool_(False)),
+        diverged=jax.device_put(np.bool_(False)),
+        diverged_step=jax.device_put(np.int32(-1)),
         last_good=_trainable(packed, z, optimize),
         others=others,
         graphdef=graphdef,

@@ -59,14 +59,18 @@ def compiler_options(fast_compile: bool = False) -> dict[str, Any]:
     if os.environ.get("JAXDIP_XLA_OPTIONS", "1") == "0" or jax.default_backend() != "cpu":
         return {}
     options = {**_CPU_OPTIONS, **(_FAST_COMPILE_OPTIONS if fast_compile else {})}
-    return {k: v for k, v in options.items() if _accepted(k, v)}
+    if _accepted(tuple(options.items())):  # one probe compile where this jaxlib takes them all
+        return options
+    return {k: v for k, v in options.items() if _accepted(((k, v),))}
 
 
 @functools.cache
-def _accepted(name: str, value: Any) -> bool:
+def _accepted(options: tuple[tuple[str, Any], ...]) -> bool:
+    """Whether a tiny program compiles with ``options`` (pairs of name and value)."""
+    x = jax.ShapeDtypeStruct((4,), jnp.float32)
     try:
-        jax.jit(lambda x: jnp.sum(x), compiler_options={name: value}).lower(jnp.zeros(4)).compile()
-    except Exception:  # an XLA without this option
+        jax.jit(lambda x: jnp.sum(x), compiler_options=dict(options)).lower(x).compile()
+    except Exception:  # an XLA without one of these options
         return False
     return True
 

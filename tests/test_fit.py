@@ -91,6 +91,18 @@ def test_new_measurement_and_operator_do_not_recompile():
     assert (engine._run_chunk._cache_size(), engine._build._cache_size()) == before
 
 
+def test_init_for_a_new_image_shape_compiles_only_the_state_builder():
+    net = TinyNet(rngs=nnx.Rngs(0))
+    y1, y2 = (jax.device_put(np.full(shape, 0.5, np.float32)) for shape in ((9, 7, 1), (11, 5, 1)))
+    engine.init(jax.random.key(0), net, Identity(y1.shape), y1)
+    with compiles_of("") as every, compiles_of("_build") as build:
+        state = engine.init(jax.random.key(0), net, Identity(y2.shape), y2)
+    assert len(every) == len(build) == 1
+    assert state.x_ema.shape == state.x_best.shape == (11, 5, 1) and not state.x_ema.any()
+    assert int(state.step) == 0 and int(state.diverged_step) == -1 and state.best_loss == np.inf
+    assert not (state.stopped or state.diverged)
+
+
 def test_input_noise_jitters_the_code_only_when_positive():
     y = _target()
     for sigma, jittered in ((0.0, False), (0.3, True)):

@@ -8,6 +8,7 @@ from flax import nnx
 
 from jaxdip import xla_options
 from jaxdip.models.skip import Skip
+from tests.compile_events import compiles_of
 
 
 @pytest.fixture
@@ -26,6 +27,14 @@ def test_cpu_keeps_ynnpack_for_reductions_and_the_older_emitters(fresh_cache):
             "xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_REDUCE",
             "xla_cpu_use_fusion_emitters": False,
         }
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the options are CPU-only")
+def test_accepted_options_cost_one_probe_compile(fresh_cache):
+    xla_options._accepted.cache_clear()
+    with compiles_of("") as compiles:
+        assert len(xla_options.compiler_options(fast_compile=True)) == 3
+    assert len(compiles) == 1
 
 
 def test_fast_compile_adds_the_unoptimised_backend_and_computes_the_same(fresh_cache):

@@ -20,6 +20,7 @@ from jaxdip.models.layers import (
     upsample_bilinear2x,
     upsample_nearest2x,
 )
+from tests.compile_events import compiles_of
 
 
 def bilinear_reference(x, out_h, out_w):
@@ -104,6 +105,14 @@ def test_uniform_init_eager_matches_traced_and_compiles_per_length():
     for s in [(3, 3, 4, 8), (300,), (2, 512)]:  # 288, 300, 1024: one draw length
         uniform_init(key, s, 0.1)
     assert layers._uniform_draw._cache_size() == 1
+    if jax.default_backend() == "cpu":  # eagerly on CPU one length serves up to 2**18 numbers
+        uniform_init(key, (3, 3, 132, 128), 0.1)
+        assert layers._uniform_draw._cache_size() == 1
+        uniform_init(key, (2**18 + 1,), 0.1)
+        assert layers._uniform_draw._cache_size() == 2
+    # traced, the draw stays the next power of two (at least 1024): no 2**18 temporaries
+    hlo = jax.jit(lambda k: uniform_init(k, (3, 5), 0.1)).lower(key).as_text()
+    assert "1024xf32" in hlo and "262144" not in hlo
 
 
 def conv_reference(x, k, b, stride, pad_mode):
@@ -156,6 +165,14 @@ def test_channel_norm_matches_batchnorm_formula():
     ref = (x - x.mean((0, 1))) / np.sqrt(x.var((0, 1)) + 1e-5)
     np.testing.assert_allclose(got, ref, atol=1e-4)
     assert count_params(norm) == 8
+
+
+def test_channel_norm_parameters_compile_nothing():
+    with compiles_of("") as compiles:  # a channel count no other test uses
+        norm = ChannelNorm(37)
+    assert compiles == []
+    np.testing.assert_array_equal(norm.scale[...], np.ones(37, np.float32))
+    np.testing.assert_array_equal(norm.shift[...], np.zeros(37, np.float32))
 
 
 def test_channel_norm_derivatives_match_autodiff_of_the_formula():
