@@ -202,24 +202,17 @@ def _device_mb(device) -> tuple[float | None, float | None]:
                  for k in ("bytes_in_use", "peak_bytes_in_use"))
 
 
-def _worker_jax(model: str, size: int, warmup: int, repeats: int, chunk: int, device: str) -> dict:
+def _jax_model(model: str, size: int):
+    """jaxdip's network ``model`` for ``size`` x ``size`` outputs, built eagerly from seed 0, and its
+    parameter count."""
     import jax
-    import jax.numpy as jnp
     import numpy as np
     from flax import nnx
 
-    from _flops import matmul_flops
-    from jaxdip import fit as engine
-    from jaxdip import heap
     from jaxdip.models.conv_decoder import ConvDecoder
     from jaxdip.models.deep_decoder import DeepDecoder
     from jaxdip.models.skip import Skip
-    from jaxdip.operators import Identity
-    from jaxdip.xla_options import compiler_options
 
-    jax.block_until_ready(jnp.zeros(()) + 1)  # start the backend
-    if jax.default_backend() != device:
-        raise RuntimeError(f"--device {device}: JAX's default backend is {jax.default_backend()}")
     rngs = nnx.Rngs(0)
     if model == "skip":
         net = Skip(rngs=rngs)
@@ -228,14 +221,45 @@ def _worker_jax(model: str, size: int, warmup: int, repeats: int, chunk: int, de
     else:
         net = ConvDecoder(out_hw=(size, size), rngs=rngs)
     n_params = int(sum(np.size(leaf) for leaf in jax.tree.leaves(nnx.state(net, nnx.Param))))
+    return net, n_params
+
+
+def _jax_fit_chunk_args(net, model: str, size: int):
+    """The arguments of ``jaxdip.fit._run_chunk`` but its length: ``(carry, data, max_steps)``.
+
+    jaxdip.fit's own state (its default Adam, lr 0.01, and MSE loss against ``_data``'s target,
+    identity operator): packed, and copied once so that it can be donated to each call, as fit does.
+    """
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from jaxdip import fit as engine
+    from jaxdip.operators import Identity
+
     z, y = (jnp.asarray(a) for a in _data(model, size))
-    # jaxdip.fit's own state and compiled chunk (its default Adam, lr 0.01, and MSE loss): the
-    # state is packed, copied once and donated to each call, as fit does.
     state = engine.init(jax.random.key(0), net, Identity(y.shape), y, input_code=z)
     carry, data = engine._split(state)
-    carry = engine._own(carry)
     max_steps = jnp.asarray(np.iinfo(np.int32).max, jnp.int32)  # no step is masked
-    del state, net
+    return engine._own(carry), data, max_steps
+
+
+def _worker_jax(model: str, size: int, warmup: int, repeats: int, chunk: int, device: str) -> dict:
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from _flops import matmul_flops
+    from jaxdip import fit as engine
+    from jaxdip import heap
+    from jaxdip.xla_options import compiler_options
+
+    jax.block_until_ready(jnp.zeros(()) + 1)  # start the backend
+    if jax.default_backend() != device:
+        raise RuntimeError(f"--device {device}: JAX's default backend is {jax.default_backend()}")
+    net, n_params = _jax_model(model, size)
+    carry, data, max_steps = _jax_fit_chunk_args(net, model, size)
+    del net
 
     mem = Memory()
     mem.base()
