@@ -3,7 +3,7 @@
 ``step_time.py`` reports three numbers per framework (process peak, base before the first step,
 peak while stepping). This script splits jaxdip's into what each stage of a fit adds, to show
 which part of the gap to PyTorch is jaxdip's own and which is JAX's. One worker process per
-(model, size, framework, round), pinned to ``--threads`` cores, with ``step_time.py``'s model,
+(model, size, framework, round), pinned to ``--threads`` cores (Linux only), with ``step_time.py``'s model,
 data and fit state (``_jax_model``, ``_jax_fit_chunk_args``: ``jaxdip.fit``'s compiled chunk of
 ``--chunk`` steps, its state donated to each call).
 
@@ -101,9 +101,12 @@ def _worker(model: str, size: int, chunk: int, warmup: int, repeats: int) -> dic
 
     stages, heap_at = {}, {}
 
-    def stage(name):
+    def resident():
         _trim()
-        stages[name], heap_at[name] = _status_mb("VmRSS"), _heap_mb()
+        return _status_mb("VmRSS")
+
+    def stage(name):
+        stages[name], heap_at[name] = resident(), _heap_mb()
 
     jax.block_until_ready(jnp.zeros(()) + 1)  # start the backend
     stage("backend")
@@ -136,9 +139,7 @@ def _worker(model: str, size: int, chunk: int, warmup: int, repeats: int) -> dic
     # What each holder hands back, in turn (the loop's program is last referenced by `compiled`).
     del traced, lowered, compiled, carry, aux
     gc.collect()
-    stage("after_steps")
-    held, before = {}, stages.pop("after_steps")
-    heap_at.pop("after_steps")
+    held, before = {}, resident()
     for name, clear in (
         ("own_programs", lambda: [f.clear_cache() for f in
                                   (engine._build, engine._split4, layers._uniform_draw)]),
@@ -147,10 +148,8 @@ def _worker(model: str, size: int, chunk: int, warmup: int, repeats: int) -> dic
     ):
         clear()
         gc.collect()
-        stage(f"after_{name}")
-        held[name] = before - stages.pop(f"after_{name}")
-        heap_at.pop(f"after_{name}")
-        before -= held[name]
+        after = resident()
+        held[name], before = before - after, after
     temp_mb = stats.temp_size_in_bytes / 2**20
     step_peak = mem.step_peak_mb
     return {
@@ -228,6 +227,8 @@ def main(argv=None) -> dict:
     p.add_argument("--quick", action="store_true", help="smoke test: skip net at 32, jax, 1 round")
     p.add_argument("--out", default=DEFAULT_OUT, help="JSON output path")
     args = p.parse_args(argv)
+    if not sys.platform.startswith("linux"):
+        p.error("Linux only: the stages are read from /proc/self/status")
     if args.quick:
         args.models, args.sizes, args.frameworks = ["skip"], [32], ["jax"]
         args.rounds, args.chunk, args.warmup, args.repeats = 1, 2, 0, 1

@@ -3,10 +3,16 @@
 import os
 import sys
 
+import pytest
+
 from tests.bench_quick import ROOT, run_quick
 
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 from memory_breakdown import STAGES  # noqa: E402
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="reads /proc/self/status (Linux only)"
+)
 
 
 def test_memory_breakdown_quick_writes_json(tmp_path):
@@ -16,8 +22,6 @@ def test_memory_breakdown_quick_writes_json(tmp_path):
     assert (row["model"], row["size"], row["params"]) == ("skip", 32, 2_217_831)
     assert row["torch_step_peak_rss_mb"] is None and row["torch_runs"] == []
     assert row["jax_xla_temp_mb"] > 0 and row["jax_xla_argument_mb"] > 0
-    if not sys.platform.startswith("linux"):
-        return
     stages = row["jax_stages"]
     assert list(stages) == list(STAGES) and all(v > 50 for v in stages.values())
     # The model's 2.2 M float32 parameters are resident once it is built (8.9 MB), and compiling
