@@ -18,7 +18,7 @@ def fresh_cache():
     xla_options.compiler_options.cache_clear()
 
 
-def test_cpu_keeps_ynnpack_for_reductions_and_the_older_emitters(fresh_cache):
+def test_cpu_keeps_ynnpack_for_reductions_the_older_emitters_and_region_analysis(fresh_cache):
     opts = xla_options.compiler_options()
     if jax.default_backend() != "cpu":
         assert opts == {}
@@ -26,6 +26,7 @@ def test_cpu_keeps_ynnpack_for_reductions_and_the_older_emitters(fresh_cache):
         assert opts == {
             "xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_REDUCE",
             "xla_cpu_use_fusion_emitters": False,
+            "xla_cpu_copy_insertion_use_region_analysis": True,
         }
 
 
@@ -33,7 +34,7 @@ def test_cpu_keeps_ynnpack_for_reductions_and_the_older_emitters(fresh_cache):
 def test_accepted_options_cost_one_probe_compile(fresh_cache):
     xla_options._accepted.cache_clear()
     with compiles_of("") as compiles:
-        assert len(xla_options.compiler_options(fast_compile=True)) == 3
+        assert len(xla_options.compiler_options(fast_compile=True)) == 4
     assert len(compiles) == 1
 
 
@@ -83,3 +84,26 @@ def test_jit_matches_plain_jit_on_a_skip_gradient():
     want = jax.jit(grad, static_argnums=1)(params, 2.0)
     for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the options are CPU-only")
+def test_region_analysis_keeps_no_copies_of_the_parameters_through_a_step(fresh_cache):
+    """Without the copy-insertion region analysis, XLA keeps copies of the parameters and of Adam's
+    moments alive through the whole step of ``fit.run``'s loop; with it, the temporaries drop by
+    more than two parameter vectors (skip net at 32x32: 39.4 -> 19.8 MB for 8.9 MB of params)."""
+    from jaxdip import fit
+    from jaxdip.operators import Identity
+
+    net = Skip(channels_down=(64, 64), channels_up=(64, 64), channels_skip=(4, 4), rngs=nnx.Rngs(0))
+    y = jnp.full((16, 16, 3), 0.5)
+    state = fit.init(jax.random.key(0), net, Identity(y.shape), y)
+    param_bytes = sum(a.nbytes for a in jax.tree.leaves(state.packed_params))
+    opts = xla_options.compiler_options()
+    assert opts["xla_cpu_copy_insertion_use_region_analysis"] is True
+
+    def temp_bytes(options):
+        jitted = jax.jit(fit.run, static_argnums=1, compiler_options=options)
+        return jitted.lower(state, 3).compile().memory_analysis().temp_size_in_bytes
+
+    without = temp_bytes({**opts, "xla_cpu_copy_insertion_use_region_analysis": False})
+    assert temp_bytes(opts) < without - 2 * param_bytes
