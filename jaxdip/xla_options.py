@@ -18,8 +18,8 @@ trajectories differ by float rounding either way, which in a fit with Adam's los
 one seed's final PSNR by several dB (``bench/README.md``, "Fusion emitters").
 
 XLA's copy insertion decides which values of a ``while`` loop's state need a copy in each iteration
-(the old value still read after the new one is written). Without its region analysis
-(``xla_cpu_copy_insertion_use_region_analysis = true``) it kept a copy of the parameters, of both of
+(the old value still read after the new one is written). Without its region analysis, which
+``xla_cpu_copy_insertion_use_region_analysis = true`` turns on, it kept a copy of the parameters, of both of
 Adam's moments and of the last finite parameters for the whole of a step, backward pass included:
 DIP skip net at 128x128, XLA temporaries 165 -> 147 MB (one copy left, made at the step's end), at
 256x256 495 -> 494 MB (the peak lies where those copies are not), ConvDecoder at 128x128 226 ->
